@@ -1,0 +1,1 @@
+"""Headless core: ABID parsing, the SQLite store, import, synthetic bins, ranking, export (no Qt, no torch)."""

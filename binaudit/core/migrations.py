@@ -1,0 +1,152 @@
+"""Schema migrations of the workspace database, applied in order; PRAGMA user_version counts them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+SCHEMA_V1 = """
+CREATE TABLE images (
+    image_id TEXT PRIMARY KEY,
+    path TEXT,
+    meta_path TEXT,
+    width INTEGER,
+    height INTEGER,
+    bytes INTEGER,
+    image_mtime_ns INTEGER,
+    meta_bytes INTEGER,
+    meta_mtime_ns INTEGER,
+    recorded_count INTEGER,
+    sku_count INTEGER,
+    sku_quantity INTEGER,
+    status TEXT NOT NULL,
+    reason TEXT,
+    split TEXT NOT NULL,
+    imported_at TEXT,
+    effective_count INTEGER,
+    label_status TEXT NOT NULL DEFAULT 'recorded',
+    label_event_id INTEGER,
+    label_reason TEXT,
+    reviewed_by TEXT,
+    reviewed_at TEXT
+);
+CREATE INDEX images_status ON images(status);
+CREATE INDEX images_split ON images(split);
+CREATE INDEX images_recorded ON images(recorded_count);
+CREATE INDEX images_effective ON images(effective_count);
+
+CREATE TABLE items (
+    id INTEGER PRIMARY KEY,
+    image_id TEXT NOT NULL,
+    sku_key TEXT,
+    asin TEXT,
+    name TEXT,
+    normalized_name TEXT,
+    quantity INTEGER,
+    length REAL, length_unit TEXT,
+    width REAL, width_unit TEXT,
+    height REAL, height_unit TEXT,
+    weight REAL, weight_unit TEXT
+);
+CREATE INDEX items_image ON items(image_id);
+
+CREATE TABLE label_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    image_id TEXT NOT NULL,
+    user TEXT NOT NULL,
+    at TEXT NOT NULL,
+    action TEXT NOT NULL,
+    status TEXT NOT NULL,
+    count INTEGER,
+    reason TEXT,
+    previous_event_id INTEGER,
+    previous_status TEXT,
+    previous_count INTEGER,
+    predictions TEXT
+);
+CREATE INDEX label_events_image ON label_events(image_id, id);
+CREATE TRIGGER label_events_no_update BEFORE UPDATE ON label_events
+BEGIN SELECT RAISE(ABORT, 'label events are append-only'); END;
+CREATE TRIGGER label_events_no_delete BEFORE DELETE ON label_events
+BEGIN SELECT RAISE(ABORT, 'label events are append-only'); END;
+
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    config TEXT,
+    status TEXT NOT NULL,
+    reason TEXT,
+    started_at TEXT,
+    finished_at TEXT,
+    metrics TEXT,
+    log TEXT,
+    model_id INTEGER,
+    label_snapshot TEXT,
+    run_dir TEXT,
+    pid INTEGER
+);
+
+CREATE TABLE models (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT,
+    kind TEXT NOT NULL,
+    architecture TEXT NOT NULL,
+    classes TEXT NOT NULL,
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    metrics TEXT,
+    run_id INTEGER REFERENCES runs(id),
+    label_snapshot TEXT,
+    manifest TEXT,
+    active INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT
+);
+CREATE UNIQUE INDEX models_one_active ON models(kind) WHERE active = 1;
+
+CREATE TABLE predictions (
+    model_id INTEGER NOT NULL REFERENCES models(id),
+    image_id TEXT NOT NULL,
+    predicted INTEGER NOT NULL,
+    probs TEXT NOT NULL,
+    expected REAL,
+    confidence REAL,
+    p_differs REAL,
+    mismatch REAL,
+    label_issue REAL,
+    scored_at TEXT,
+    PRIMARY KEY (model_id, image_id)
+) WITHOUT ROWID;
+CREATE INDEX predictions_mismatch ON predictions(model_id, mismatch);
+CREATE INDEX predictions_issue ON predictions(model_id, label_issue);
+
+CREATE TABLE oof_predictions (
+    run_id INTEGER NOT NULL,
+    image_id TEXT NOT NULL,
+    given_label INTEGER NOT NULL,
+    probs TEXT NOT NULL,
+    PRIMARY KEY (run_id, image_id)
+) WITHOUT ROWID;
+"""
+
+
+def _v1_initial_schema(db: sqlite_utils.Database) -> None:
+    for statement in _split_sql(SCHEMA_V1):
+        db.conn.execute(statement)
+    db["items"].enable_fts(["name", "normalized_name", "asin"], create_triggers=True, tokenize="unicode61")
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a schema script into statements, keeping trigger bodies whole."""
+    statements, current = [], []
+    for line in script.strip().splitlines():
+        current.append(line)
+        joined = "\n".join(current).strip()
+        in_trigger = joined.upper().startswith("CREATE TRIGGER")
+        if joined.endswith(";") and (not in_trigger or joined.upper().endswith("END;")):
+            statements.append(joined)
+            current = []
+    return statements
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_initial_schema]
