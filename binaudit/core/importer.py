@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, Optional
 
 from binaudit.core import abid
@@ -13,7 +14,7 @@ from binaudit.core.progress import CancelCallback, ProgressCallback, check_cance
 from binaudit.core.splits import DEFAULT_RATIOS, split_for_id
 from binaudit.core.store import Store, utc_now
 
-BATCH_SIZE = 2000
+BATCH_SIZE = 1000
 
 
 @dataclass
@@ -124,14 +125,13 @@ def import_dataset(store: Store, root: Path | str, *, ratios: tuple[float, float
             changed.append((entry, previous is None))
     report(progress, summary.unchanged, len(entries))
     done = summary.unchanged
-    for start in range(0, len(changed), BATCH_SIZE):
+    batches = [changed[i:i + BATCH_SIZE] for i in range(0, len(changed), BATCH_SIZE)]
+    for batch, (rows, items) in zip(batches, _examine_batches(batches, ratios, workers)):
         check_cancel(cancel)
-        batch = changed[start:start + BATCH_SIZE]
-        rows, items = _examine_batch([e for e, _ in batch], ratios, workers)
         store.upsert_images(rows, items)
-        for (_, is_new), row in zip(batch, rows):
-            summary.added += is_new
-            summary.updated += not is_new
+        new = sum(is_new for _, is_new in batch)
+        summary.added += new
+        summary.updated += len(batch) - new
         done += len(batch)
         report(progress, done, len(entries))
     _mark_vanished(store, root, known, {e.image_id for e in entries}, summary)
@@ -139,18 +139,26 @@ def import_dataset(store: Store, root: Path | str, *, ratios: tuple[float, float
     return summary
 
 
-def _examine_batch(entries: list[DatasetEntry], ratios: tuple[float, float, float],
-                   workers: int) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
-    if workers > 1 and len(entries) > 200:
-        from concurrent.futures import ProcessPoolExecutor
+ExaminedBatch = tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]
 
-        with ProcessPoolExecutor(workers) as pool:
-            results = list(pool.map(examine_entry, entries, [ratios] * len(entries), chunksize=256))
-    else:
-        results = [examine_entry(e, ratios) for e in entries]
-    rows = [r for r, _ in results]
-    items = {r["image_id"]: i for r, i in results}
-    return rows, items
+
+def _examine_entries(entries: list[DatasetEntry], ratios: tuple[float, float, float]) -> ExaminedBatch:
+    results = [examine_entry(e, ratios) for e in entries]
+    return [r for r, _ in results], {r["image_id"]: i for r, i in results}
+
+
+def _examine_batches(batches: list[list[tuple[DatasetEntry, bool]]], ratios: tuple[float, float, float],
+                     workers: int) -> Iterator[ExaminedBatch]:
+    """Examine batches in order; with workers > 1 they are read in other processes while this one writes."""
+    jobs = [[e for e, _ in batch] for batch in batches]
+    if workers <= 1 or len(jobs) < 2:
+        for job in jobs:
+            yield _examine_entries(job, ratios)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers) as pool:
+        yield from pool.map(_examine_entries, jobs, [ratios] * len(jobs))
 
 
 def _mark_vanished(store: Store, root: Path, known: dict[str, tuple[Any, ...]], present: set[str],

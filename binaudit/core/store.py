@@ -24,7 +24,7 @@ from sqlite_utils.utils import sqlite3
 from binaudit.core import labels as L
 from binaudit.core.abid import IMAGE_USABLE_STATUSES
 from binaudit.core.labels import EffectiveLabel, LabelEvent, StaleLabelError
-from binaudit.core.migrations import MIGRATIONS
+from binaudit.core.migrations import FTS_COLUMNS, MIGRATIONS
 
 NO_CHECK = object()  # pass as expected_event_id to skip the stale-label check
 BUSY_TIMEOUT_S = 30.0
@@ -183,25 +183,41 @@ class Store:
         return None if row is None else row[0]
 
     # ------------------------------------------------------------------ images and items
+    IMAGE_IMPORT_COLUMNS = ("image_id", "path", "meta_path", "width", "height", "bytes", "image_mtime_ns",
+                            "meta_bytes", "meta_mtime_ns", "recorded_count", "sku_count", "sku_quantity",
+                            "status", "reason", "split", "imported_at")
+    ITEM_COLUMNS = ("image_id", "sku_key", "asin", "name", "normalized_name", "quantity", "length", "length_unit",
+                    "width", "width_unit", "height", "height_unit", "weight", "weight_unit")
+
     def upsert_images(self, rows: list[dict[str, Any]], items: dict[str, list[dict[str, Any]]]) -> None:
-        """Insert or update image rows (keyed by image_id) and replace their SKU items."""
+        """Insert or update image rows (keyed by image_id) and replace their SKU items; labels are kept."""
         if not rows:
             return
-        ids = [r["image_id"] for r in rows]
+        cols = self.IMAGE_IMPORT_COLUMNS
+        updates = ", ".join(f"{c} = excluded.{c}" for c in cols[1:])
+        # New images start with the recorded count as their effective label; known ones keep their label.
+        image_sql = (f"INSERT INTO images ({', '.join(cols)}, effective_count) VALUES ({', '.join('?' * len(cols))}, ?) "
+                     f"ON CONFLICT(image_id) DO UPDATE SET {updates}, effective_count = CASE "
+                     f"WHEN label_status IN ('{L.RECORDED}', '{L.RESET}') THEN excluded.recorded_count "
+                     f"ELSE effective_count END")
+        image_values = [tuple(r.get(c) for c in cols) + (r.get("recorded_count"),) for r in rows]
+        item_values = [tuple(item.get(c) for c in self.ITEM_COLUMNS)
+                       for r in rows for item in items.get(r["image_id"], [])]
+        fts = ", ".join(FTS_COLUMNS)
         with self.write():
             conn = self.db.conn
-            self.db["images"].upsert_all(rows, pk="image_id", alter=False)
-            for chunk in _chunks(ids, 500):
-                marks = ",".join("?" * len(chunk))
-                conn.execute(f"DELETE FROM items WHERE image_id IN ({marks})", chunk)
-                conn.execute(
-                    f"UPDATE images SET effective_count = recorded_count WHERE image_id IN ({marks}) "
-                    f"AND label_status IN ('{L.RECORDED}', '{L.RESET}')",
-                    chunk,
-                )
-            flat = [item for image_id in ids for item in items.get(image_id, [])]
-            if flat:
-                self.db["items"].insert_all(flat, batch_size=1000)
+            ids = [r["image_id"] for r in rows]
+            if self._scalar("SELECT 1 FROM items LIMIT 1"):
+                for chunk in _chunks(ids, 500):
+                    marks = ",".join("?" * len(chunk))
+                    conn.execute(f"INSERT INTO items_fts(items_fts, rowid, {fts}) SELECT 'delete', rowid, {fts} "
+                                 f"FROM items WHERE image_id IN ({marks})", chunk)
+                    conn.execute(f"DELETE FROM items WHERE image_id IN ({marks})", chunk)
+            conn.executemany(image_sql, image_values)
+            first_new = int(self._scalar("SELECT coalesce(max(id), 0) FROM items")) + 1
+            conn.executemany(f"INSERT INTO items ({', '.join(self.ITEM_COLUMNS)}) "
+                             f"VALUES ({', '.join('?' * len(self.ITEM_COLUMNS))})", item_values)
+            conn.execute(f"INSERT INTO items_fts(rowid, {fts}) SELECT id, {fts} FROM items WHERE id >= ?", [first_new])
 
     def import_fingerprints(self) -> dict[str, tuple[Any, ...]]:
         """image_id -> (image mtime_ns, image size, metadata mtime_ns, metadata size, path, metadata path)."""

@@ -1,0 +1,135 @@
+"""Importing real files: every status with its reason, idempotent re-import, splits, the real sample."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+
+from PIL import Image
+
+from binaudit.core.importer import import_dataset
+from binaudit.core.splits import split_for_id
+from binaudit.core.store import Store
+
+
+def _jpeg(path: Path, size=(60, 40)) -> None:
+    buf = io.BytesIO()
+    Image.new("RGB", size, (210, 190, 60)).save(buf, "JPEG")
+    path.write_bytes(buf.getvalue())
+
+
+def _meta(path: Path, expected: int, quantities: list[int]) -> None:
+    skus = {f"B0000000{i:02d}": {"asin": f"B0000000{i:02d}", "name": f"Thing {i}", "quantity": q}
+            for i, q in enumerate(quantities)}
+    path.write_text(json.dumps({"BIN_FCSKU_DATA": skus, "EXPECTED_QUANTITY": expected}))
+
+
+def build_bad_dataset(root: Path) -> Path:
+    images, meta = root / "bin-images", root / "metadata"
+    images.mkdir(parents=True)
+    meta.mkdir()
+    _jpeg(images / "00001.jpg"); _meta(meta / "00001.json", 3, [2, 1])           # ok
+    _jpeg(images / "00002.jpg")                                                   # no metadata
+    _meta(meta / "00003.json", 1, [1])                                            # no image
+    _jpeg(images / "00004.jpg"); (images / "00004.jpg").write_bytes(             # truncated
+        (images / "00004.jpg").read_bytes()[:-150]); _meta(meta / "00004.json", 1, [1])
+    (images / "00005.jpg").write_bytes(b""); _meta(meta / "00005.json", 1, [1])  # zero bytes
+    buf = io.BytesIO(); Image.new("RGB", (10, 10)).save(buf, "PNG")
+    (images / "00006.jpg").write_bytes(buf.getvalue()); _meta(meta / "00006.json", 1, [1])  # PNG named .jpg
+    _jpeg(images / "00007.jpg"); (meta / "00007.json").write_text("{oops")       # malformed JSON
+    _jpeg(images / "00008.jpg"); (meta / "00008.json").write_text(               # wrong types
+        json.dumps({"BIN_FCSKU_DATA": {}, "EXPECTED_QUANTITY": "two"}))
+    _jpeg(images / "00009.jpg"); _meta(meta / "00009.json", 4, [1, 1])           # inconsistent
+    _jpeg(images / "00010.jpg"); _meta(meta / "00010.json", 2, [-1, 3])          # negative quantity
+    _jpeg(images / "00011.jpg"); _meta(meta / "00011.json", 10**8, [10**8])      # huge quantity
+    return root
+
+
+def test_every_status_gets_a_reason(tmp_path: Path, store: Store) -> None:
+    root = build_bad_dataset(tmp_path / "data")
+    summary = import_dataset(store, root)
+    assert summary.scanned == 11
+    rows = {r["image_id"]: r for r in store.query("SELECT * FROM images")}
+    expected = {
+        "00001": "ok", "00002": "no_metadata", "00003": "no_image", "00004": "unreadable_image",
+        "00005": "unreadable_image", "00006": "unreadable_image", "00007": "malformed_metadata",
+        "00008": "malformed_metadata", "00009": "inconsistent", "00010": "malformed_metadata",
+        "00011": "malformed_metadata",
+    }
+    assert {i: r["status"] for i, r in rows.items()} == expected
+    assert "truncated" in rows["00004"]["reason"]
+    assert "empty" in rows["00005"]["reason"]
+    assert "PNG" in rows["00006"]["reason"]
+    assert "add up to 2" in rows["00009"]["reason"]
+    assert "at least 0" in rows["00010"]["reason"]
+    assert "more than any bin holds" in rows["00011"]["reason"]
+    assert all(r["reason"] for i, r in rows.items() if r["status"] != "ok")
+    assert rows["00001"]["recorded_count"] == 3 and rows["00001"]["sku_count"] == 2
+    assert rows["00009"]["recorded_count"] == 4 and rows["00009"]["sku_quantity"] == 2
+
+
+def test_reimport_is_idempotent_and_picks_up_changes(tmp_path: Path, store: Store) -> None:
+    root = build_bad_dataset(tmp_path / "data")
+    import_dataset(store, root)
+    store.record_label("00001", user="ann", status="corrected", count=5)
+    again = import_dataset(store, root)
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 11)
+    _meta(root / "metadata" / "00002.json", 2, [2])             # metadata arrives for a photo
+    os.utime(root / "metadata" / "00001.json", ns=(1, 1))        # touched: re-read, label kept
+    _jpeg(root / "bin-images" / "00012.jpg")                     # a new photo
+    changed = import_dataset(store, root)
+    assert (changed.added, changed.updated) == (1, 2)
+    assert store.get_image("00002")["status"] == "ok"
+    assert store.effective_label("00002").count == 2
+    assert store.effective_label("00001").count == 5, "re-import must never overwrite an auditor's label"
+    assert store.count_images() == 12
+    assert store.event_count() == 1
+
+
+def test_vanished_photo_is_marked_not_deleted(tmp_path: Path, store: Store) -> None:
+    root = build_bad_dataset(tmp_path / "data")
+    import_dataset(store, root)
+    (root / "bin-images" / "00001.jpg").unlink()
+    import_dataset(store, root)
+    assert store.get_image("00001")["status"] == "no_image"
+
+
+def test_splits_are_deterministic_and_roughly_70_20_10(store: Store) -> None:
+    ids = [f"{i:05d}" for i in range(1, 20001)]
+    splits = [split_for_id(i) for i in ids]
+    assert splits == [split_for_id(i) for i in ids]
+    share = {s: splits.count(s) / len(ids) for s in ("train", "val", "test")}
+    assert abs(share["train"] - 0.7) < 0.02 and abs(share["val"] - 0.2) < 0.02 and abs(share["test"] - 0.1) < 0.02
+    assert split_for_id("00001", (0.8, 0.1, 0.1)) in ("train", "val", "test")
+
+
+def test_real_sample_imports_with_the_statuses_its_readme_implies(sample_dir: Path, store: Store) -> None:
+    import_dataset(store, sample_dir)
+    rows = {r["image_id"]: r for r in store.query("SELECT * FROM images")}
+    assert rows["00001"]["status"] == "ok" and rows["00001"]["recorded_count"] == 3
+    assert (rows["00001"]["width"], rows["00001"]["height"]) == (327, 311)
+    assert all(rows[f"{i:05d}"]["status"] == "no_metadata" for i in range(2, 11))
+    assert rows["00523"]["status"] == "no_image" and rows["00523"]["recorded_count"] == 2
+    assert store.search_items("Kirkland chicken") == ["00001"]
+
+
+def test_flat_folder_import(tmp_path: Path, store: Store) -> None:
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    _jpeg(flat / "42.jpg")
+    _meta(flat / "42.json", 1, [1])
+    import_dataset(store, flat)
+    assert store.get_image("42")["status"] == "ok"
+
+
+def test_import_cli_creates_workspace(tmp_path: Path, sample_dir: Path) -> None:
+    from binaudit.cli import main
+
+    copy = tmp_path / "sample"
+    shutil.copytree(sample_dir, copy)
+    assert main(["import", str(copy), "--db", str(tmp_path / "ws")]) == 0
+    with Store.open(tmp_path / "ws" / "workspace.db") as s:
+        assert s.count_images() == 11
