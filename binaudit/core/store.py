@@ -85,14 +85,12 @@ class Store:
     def open(cls, path: Path | str, readonly: bool = False) -> "Store":
         """Open (creating and migrating if needed) the database at path."""
         path = Path(path)
+        if readonly and not path.exists():
+            raise StoreError(f"No workspace database at {path}.")
+        if not readonly:
+            _check_writable_folder(path.parent)
         try:
-            if readonly:
-                conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                                       timeout=BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None)
-            else:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False,
-                                       isolation_level=None)
+            conn = _connect(path, readonly)
             store = cls(path, conn, readonly)
             store._configure()
         except sqlite3.DatabaseError as exc:
@@ -508,6 +506,32 @@ class Store:
     def rebuild_search_index(self) -> None:
         with self.write():
             self.db.conn.execute("INSERT INTO items_fts(items_fts) VALUES ('rebuild')")
+
+
+def _check_writable_folder(folder: Path) -> None:
+    """Refuse early, with a clear message, a workspace whose folder cannot take the database's journal files."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".binaudit-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ReadOnlyStoreError(
+            f"The workspace folder {folder} is not writable ({exc.strerror or exc}). "
+            "Open it read-only to browse, or copy the workspace to a writable folder to label.") from exc
+
+
+def _connect(path: Path, readonly: bool) -> Any:
+    options = dict(timeout=BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None)
+    if not readonly:
+        return sqlite3.connect(str(path), **options)
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, **options)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        # A WAL database in a read-only folder cannot create its -shm file; read it as immutable.
+        return sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True, **options)
 
 
 def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:

@@ -85,3 +85,36 @@ def default_workspace_for_dataset(dataset: Path) -> Workspace:
     dataset = Path(dataset).resolve()
     tag = hashlib.blake2b(str(dataset).encode(), digest_size=4).hexdigest()
     return Workspace(data_home() / "workspaces" / f"{dataset.name or 'dataset'}-{tag}")
+
+
+NETWORK_FILESYSTEMS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "afs", "9p", "fuse.sshfs", "sshfs",
+                                 "glusterfs", "ceph", "fuse.rclone", "davfs", "fuse.gcsfuse", "lustre"})
+
+
+def filesystem_type(path: Path, mounts_text: str | None = None) -> str | None:
+    """The filesystem type of the mount holding path, read from /proc/mounts (None where unknown)."""
+    if mounts_text is None:
+        try:
+            mounts_text = Path("/proc/mounts").read_text()
+        except OSError:
+            return None
+    target = str(Path(path).resolve())
+    best, best_type = "", None
+    for line in mounts_text.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        mount_point = fields[1].replace("\\040", " ")
+        inside = target == mount_point or target.startswith(mount_point.rstrip("/") + "/")
+        if inside and len(mount_point) >= len(best):
+            best, best_type = mount_point, fields[2]
+    return best_type
+
+
+def network_filesystem_warning(path: Path, mounts_text: str | None = None) -> str | None:
+    """A warning for the user when the workspace sits on a network filesystem, where SQLite locking is unsafe."""
+    fs = filesystem_type(path, mounts_text)
+    if fs and (fs in NETWORK_FILESYSTEMS or fs.startswith("nfs")):
+        return (f"This workspace is on a network filesystem ({fs}). SQLite's locking is not reliable there: "
+                "two people labelling at once can corrupt it. Copy the workspace to a local disk to label.")
+    return None
