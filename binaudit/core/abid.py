@@ -21,6 +21,7 @@ from PIL import Image, UnidentifiedImageError
 MAX_METADATA_BYTES = 1 << 20  # real records average 2 kB; anything near a megabyte is not a bin record
 MAX_QUANTITY = 10_000
 MAX_IMAGE_PIXELS = 40_000_000  # real photos are below 1 Mpx; this stops decompression bombs early
+MAX_IMAGE_SIDE = 16_384  # real photos are at most about 1,100 px on a side
 MAX_NAME_LENGTH = 2_000
 
 STATUS_OK = "ok"
@@ -344,7 +345,7 @@ def probe_jpeg(path: Path) -> tuple[int, int, int]:
     except OSError as exc:
         raise ImageError(f"cannot read file: {exc.strerror or exc}") from None
     width, height = dims
-    if width * height > MAX_IMAGE_PIXELS:
+    if width * height > MAX_IMAGE_PIXELS or max(width, height) > MAX_IMAGE_SIDE:
         raise ImageError(f"image is {width}x{height} pixels, far beyond any bin photo")
     return width, height, size
 

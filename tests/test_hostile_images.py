@@ -1,0 +1,90 @@
+"""Hostile photos: import finishes, every file gets a status and reason, memory stays bounded,
+nothing outside the dataset folder is opened, and Pillow only ever parses JPEG."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.hostile_corpus import build_hostile_corpus
+
+AUDITED_IMPORT = textwrap.dedent("""
+    import json, resource, sys
+    opened = []
+    outside = sys.argv[3]
+    def audit(event, args):
+        if event == "open" and isinstance(args[0], (str, bytes)):
+            path = args[0] if isinstance(args[0], str) else args[0].decode("utf-8", "replace")
+            if path.startswith(outside):
+                opened.append(path)
+    sys.addaudithook(audit)
+    import PIL.Image
+    real_open = PIL.Image.open
+    formats_seen = []
+    def checked_open(fp, mode="r", formats=None):
+        formats_seen.append(tuple(formats or ()))
+        return real_open(fp, mode, formats)
+    PIL.Image.open = checked_open
+    from binaudit.core.importer import import_dataset
+    from binaudit.core.store import Store
+    with Store.open(sys.argv[2]) as store:
+        summary = import_dataset(store, sys.argv[1])
+        rows = store.query("SELECT image_id, status, reason FROM images")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"rows": rows, "opened_outside": opened, "formats": sorted(set(formats_seen)),
+                      "peak_mb": peak_mb, "scanned": summary.scanned}))
+""")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, str]]:
+    base = tmp_path_factory.mktemp("hostile")
+    root, outside = base / "dataset", base / "outside"
+    kinds = build_hostile_corpus(root, outside)
+    return root, outside, kinds
+
+
+def test_corpus_is_big_enough(corpus) -> None:
+    _, _, kinds = corpus
+    bad = [k for k in kinds.values() if k != "good"]
+    assert len(bad) >= 200
+
+
+def test_import_survives_hostile_photos(corpus, tmp_path: Path) -> None:
+    root, outside, kinds = corpus
+    result = subprocess.run([sys.executable, "-c", AUDITED_IMPORT, str(root), str(tmp_path / "ws.db"),
+                             str(outside.resolve())], capture_output=True, text=True, timeout=300,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    rows = {r["image_id"]: r for r in report["rows"]}
+
+    assert report["opened_outside"] == [], "a file outside the dataset folder was opened"
+    assert all(fmt == ["JPEG"] for fmt in report["formats"]), report["formats"]
+    assert report["peak_mb"] < 400, f"peak memory {report['peak_mb']:.0f} MB"
+    assert all(r["status"] and (r["status"] == "ok" or r["reason"]) for r in rows.values())
+
+    def status_of(name: str) -> str:
+        stem = name.split(".")[0]
+        return (rows.get(name) or rows[stem])["status"]
+
+    for name, kind in kinds.items():
+        if kind == "good" or kind == "damaged scan data":  # a sound header: decoding errors surface at scoring
+            assert status_of(name) == "ok", (name, kind)
+        elif kind == "metadata without photo":
+            assert status_of(name) == "no_image"
+        elif kind.startswith("non-UTF-8"):
+            continue
+        else:
+            assert status_of(name) == "unreadable_image", (name, kind, rows.get(name) or rows.get(name.split(".")[0]))
+    non_utf8 = [r for i, r in rows.items() if "\\x" in i]
+    assert len(non_utf8) == 10 and all("UTF-8" in r["reason"] for r in non_utf8)
+    reasons = " ".join(r["reason"] or "" for r in rows.values())
+    for fragment in ("truncated", "empty", "PNG", "TIFF", "GIF", "EPS", "outside the dataset", "far beyond"):
+        assert fragment in reasons, fragment
+    print(f"hostile import: {len(kinds)} files, peak {report['peak_mb']:.0f} MB")
