@@ -132,6 +132,22 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from binaudit.core import export
+
+    _, store = _open_store(args.db)
+    out = Path(args.out)
+    with store, progress_bar(f"export {args.what}", "img") as bar:
+        if args.what == "results":
+            n = export.export_audit_results(store, out, fmt=args.format, reviewed_only=not args.all)
+        elif args.what == "metadata":
+            n = export.export_corrected_metadata(store, out, progress=bar)
+        else:
+            n = export.export_image_folders(store, out, link=args.link, progress=bar)
+    print(f"exported {n} images to {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="binaudit", description=__doc__)
     parser.add_argument("--version", action="version", version=f"binaudit {__version__}")
@@ -170,6 +186,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gui", help="open the desktop app")
     p.add_argument("workspace", nargs="?")
     p.set_defaults(func=cmd_gui)
+
+    p = sub.add_parser("export", help="export audit results, corrected metadata or an image folder per count")
+    p.add_argument("what", choices=["results", "metadata", "folders"])
+    p.add_argument("out", help="file (results: .csv or .json) or folder (metadata, folders)")
+    p.add_argument("--db")
+    p.add_argument("--format", choices=["csv", "json"], help="results format (default: from the suffix)")
+    p.add_argument("--all", action="store_true", help="results for every image, not only reviewed ones")
+    p.add_argument("--link", choices=["hardlink", "symlink", "copy"], default="hardlink")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("info", help="summarise a workspace")
     p.add_argument("--db")

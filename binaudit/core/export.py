@@ -1,0 +1,167 @@
+"""Exports of audit work: results as CSV/JSON, corrected ABID metadata, an image folder per count.
+
+Every export is written atomically: into a temporary sibling first, then moved into place in one rename,
+so a crash or a full disk leaves either the previous export or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Optional
+
+from binaudit import __version__
+from binaudit.core import labels as L
+from binaudit.core.progress import CancelCallback, ProgressCallback, check_cancel, report
+from binaudit.core.store import Store
+
+RESULT_FIELDS = ["image_id", "split", "status", "recorded_count", "effective_count", "label_status", "reason",
+                 "reviewed_by", "reviewed_at", "resnet_model", "resnet_predicted", "resnet_expected",
+                 "svm_model", "svm_predicted", "svm_expected"]
+
+
+def write_file_atomically(path: Path, data: bytes) -> None:
+    """Write bytes to path through a fsynced temporary file and one rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_folder(path: Path) -> Iterator[Path]:
+    """Yield a temporary folder that replaces path in one rename when the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if path.exists():
+        old = path.with_name(f".{path.name}.old-{os.getpid()}")
+        os.replace(path, old)
+    os.replace(tmp, path)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def audit_rows(store: Store, reviewed_only: bool = True) -> list[dict[str, Any]]:
+    """One row per image: recorded and effective label, who decided and when, the active models' predictions."""
+    rows = store.query(
+        "SELECT image_id, split, status, recorded_count, effective_count, label_status, label_reason AS reason, "
+        "reviewed_by, reviewed_at FROM images"
+        + (" WHERE label_event_id IS NOT NULL" if reviewed_only else "") + " ORDER BY image_id")
+    for kind in ("resnet", "svm"):
+        model = store.active_model(kind)
+        preds = {p["image_id"]: p for p in store.predictions(model["id"], [r["image_id"] for r in rows])} if model else {}
+        for row in rows:
+            pred = preds.get(row["image_id"])
+            row[f"{kind}_model"] = model["id"] if model else None
+            row[f"{kind}_predicted"] = pred["predicted"] if pred else None
+            row[f"{kind}_expected"] = round(pred["expected"], 3) if pred else None
+    return rows
+
+
+def export_audit_results(store: Store, out: Path, fmt: Optional[str] = None, reviewed_only: bool = True) -> int:
+    """Write the audit results to out as CSV or JSON (by suffix unless fmt is given); returns the row count."""
+    out = Path(out)
+    fmt = (fmt or out.suffix.lstrip(".") or "csv").lower()
+    rows = audit_rows(store, reviewed_only)
+    if fmt == "json":
+        payload = {"exported_by": f"binaudit {__version__}", "label_snapshot": store.label_snapshot(),
+                   "results": rows}
+        data = json.dumps(payload, indent=2).encode()
+    elif fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=RESULT_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        data = buffer.getvalue().encode()
+    else:
+        raise ValueError(f"unknown export format {fmt!r}; use csv or json")
+    write_file_atomically(out, data)
+    return len(rows)
+
+
+def corrected_record(original: dict[str, Any], image: dict[str, Any], event: L.LabelEvent) -> dict[str, Any]:
+    """The original ABID record with the audited EXPECTED_QUANTITY and an AUDIT block."""
+    record = dict(original)
+    if image["effective_count"] is not None:
+        record["EXPECTED_QUANTITY"] = image["effective_count"]
+    record["AUDIT"] = {
+        "recorded_quantity": original.get("EXPECTED_QUANTITY"), "status": image["label_status"],
+        "audited_quantity": image["effective_count"], "reason": image["label_reason"],
+        "by": image["reviewed_by"], "at": image["reviewed_at"], "event_id": event.id,
+        "tool": f"binaudit {__version__}",
+    }
+    return record
+
+
+def export_corrected_metadata(store: Store, out: Path, progress: Optional[ProgressCallback] = None,
+                              cancel: Optional[CancelCallback] = None) -> int:
+    """Write corrected copies of the reviewed images' metadata files to out/metadata/ (originals untouched)."""
+    images = store.query("SELECT * FROM images WHERE label_event_id IS NOT NULL AND meta_path IS NOT NULL "
+                         "ORDER BY image_id")
+    written = 0
+    with atomic_folder(Path(out)) as tmp:
+        (tmp / "metadata").mkdir()
+        for n, image in enumerate(images, 1):
+            check_cancel(cancel)
+            try:
+                original = json.loads(Path(image["meta_path"]).read_bytes())
+            except (OSError, ValueError):
+                continue  # unreadable originals cannot be corrected; the results export still lists them
+            if not isinstance(original, dict):
+                continue
+            event = store.get_event(image["label_event_id"])
+            record = corrected_record(original, image, event)
+            (tmp / "metadata" / f"{image['image_id']}.json").write_text(json.dumps(record, indent=4, sort_keys=True))
+            written += 1
+            report(progress, n, len(images))
+    return written
+
+
+def export_image_folders(store: Store, out: Path, link: str = "hardlink",
+                         progress: Optional[ProgressCallback] = None, cancel: Optional[CancelCallback] = None) -> int:
+    """Lay out trainable photos as out/<split>/<count>/<id>.jpg for other training tools."""
+    labels = store.training_labels()
+    splits = {r["image_id"]: r["split"] for r in store.query("SELECT image_id, split FROM images")}
+    with atomic_folder(Path(out)) as tmp:
+        for n, (image_id, path, count) in enumerate(labels, 1):
+            check_cancel(cancel)
+            target = tmp / splits[image_id] / str(count) / f"{image_id}.jpg"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _place(Path(path), target, link)
+            report(progress, n, len(labels))
+    return len(labels)
+
+
+def _place(source: Path, target: Path, link: str) -> None:
+    if link == "hardlink":
+        try:
+            os.link(source, target)
+            return
+        except OSError:
+            pass  # another filesystem: fall back to a copy
+    if link == "symlink":
+        target.symlink_to(source.resolve())
+        return
+    shutil.copyfile(source, target)

@@ -1,0 +1,77 @@
+"""Exports: audit results (CSV/JSON), corrected ABID metadata with originals untouched, folders per count."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from binaudit.cli import main
+from binaudit.core.abid import parse_metadata
+from binaudit.core.export import (atomic_folder, export_audit_results, export_corrected_metadata,
+                                  export_image_folders)
+from binaudit.core.store import Store
+
+
+def relabel_some(store: Store) -> list[str]:
+    ids = store.image_ids()[:4]
+    store.record_label(ids[0], user="ann", status="corrected", count=7)
+    store.record_label(ids[1], user="bob", status="confirmed", count=store.get_image(ids[1])["recorded_count"])
+    store.record_label(ids[2], user="ann", status="uncountable", reason="taped over")
+    store.record_label(ids[3], user="ann", status="excluded")
+    return ids
+
+
+def test_results_csv_and_json(synth_store: Store, tmp_path: Path) -> None:
+    ids = relabel_some(synth_store)
+    assert export_audit_results(synth_store, tmp_path / "r.csv") == 4
+    rows = list(csv.DictReader((tmp_path / "r.csv").open()))
+    by_id = {r["image_id"]: r for r in rows}
+    assert by_id[ids[0]]["effective_count"] == "7" and by_id[ids[0]]["reviewed_by"] == "ann"
+    assert by_id[ids[2]]["label_status"] == "uncountable" and by_id[ids[2]]["reason"] == "taped over"
+    export_audit_results(synth_store, tmp_path / "r.json")
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert len(doc["results"]) == 4 and doc["label_snapshot"] == synth_store.label_snapshot()
+    assert export_audit_results(synth_store, tmp_path / "all.csv", reviewed_only=False) == synth_store.count_images()
+
+
+def test_corrected_metadata_keeps_originals(synth_store: Store, tmp_path: Path) -> None:
+    ids = relabel_some(synth_store)
+    original_path = Path(synth_store.get_image(ids[0])["meta_path"])
+    before = original_path.read_bytes()
+    assert export_corrected_metadata(synth_store, tmp_path / "fixed") == 4
+    assert original_path.read_bytes() == before
+    fixed = json.loads((tmp_path / "fixed" / "metadata" / f"{ids[0]}.json").read_text())
+    assert fixed["EXPECTED_QUANTITY"] == 7
+    assert fixed["AUDIT"]["recorded_quantity"] == json.loads(before)["EXPECTED_QUANTITY"]
+    assert fixed["AUDIT"]["by"] == "ann"
+    parse_metadata(json.dumps({k: v for k, v in fixed.items() if k != "AUDIT"}).encode())
+
+
+def test_image_folders_per_count(synth_store: Store, tmp_path: Path) -> None:
+    ids = relabel_some(synth_store)
+    n = export_image_folders(synth_store, tmp_path / "folders")
+    files = list((tmp_path / "folders").rglob("*.jpg"))
+    assert n == len(files) == len(synth_store.training_labels())
+    assert (tmp_path / "folders").glob(f"*/7/{ids[0]}.jpg")
+    assert not list((tmp_path / "folders").rglob(f"{ids[2]}.jpg")), "uncountable photos are not exported"
+
+
+def test_failed_export_leaves_previous_one(tmp_path: Path) -> None:
+    target = tmp_path / "export"
+    with atomic_folder(target) as tmp:
+        (tmp / "a.txt").write_text("first")
+    with pytest.raises(RuntimeError):
+        with atomic_folder(target) as tmp:
+            (tmp / "a.txt").write_text("half")
+            raise RuntimeError("disk full")
+    assert (target / "a.txt").read_text() == "first"
+    assert [p.name for p in tmp_path.iterdir()] == ["export"]
+
+
+def test_export_cli(synth_store: Store, tmp_path: Path) -> None:
+    relabel_some(synth_store)
+    assert main(["export", "results", str(tmp_path / "out.json"), "--db", str(synth_store.path)]) == 0
+    assert json.loads((tmp_path / "out.json").read_text())["results"]
