@@ -4,33 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
 from binaudit import __version__
-from binaudit.core.progress import Cancelled
+from binaudit.core.progress import Cancelled, progress_bar
 from binaudit.core.workspace import Workspace, default_workspace_for_dataset, demo_workspace
-
-
-@contextmanager
-def progress_bar(description: str, unit: str = "it") -> Iterator[Callable[[int, int], None]]:
-    """A tqdm bar driven by the (done, total) callbacks that the core and ml functions take."""
-    from tqdm import tqdm
-
-    bar = tqdm(desc=description, unit=unit, dynamic_ncols=True, file=sys.stderr)
-
-    def update(done: int, total: int) -> None:
-        if bar.total != total:
-            bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    try:
-        yield update
-    finally:
-        bar.close()
 
 
 def _workspace(db: Optional[str]) -> Workspace:

@@ -22,7 +22,7 @@ def _say(text: str) -> None:
 def build_demo(n: int = 600, fresh: bool = False, train: bool = True,
                workspace: Workspace | None = None) -> Workspace:
     """Create (or reuse) the demo workspace in the user's data directory and return it."""
-    from binaudit.cli import progress_bar
+    from binaudit.core.progress import progress_bar
     from binaudit.core.synth import generate_dataset
 
     workspace = workspace or demo_workspace()

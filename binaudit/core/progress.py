@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Optional
 
 ProgressCallback = Callable[[int, int], None]
@@ -23,3 +25,22 @@ def report(progress: Optional[ProgressCallback], done: int, total: int) -> None:
     """Call the progress callback if there is one."""
     if progress is not None:
         progress(done, total)
+
+
+@contextmanager
+def progress_bar(description: str, unit: str = "it") -> Iterator[Callable[[int, int], None]]:
+    """A tqdm bar driven by the (done, total) callbacks that the core and ml functions take."""
+    from tqdm import tqdm
+
+    bar = tqdm(desc=description, unit=unit, dynamic_ncols=True, file=sys.stderr)
+
+    def update(done: int, total: int) -> None:
+        if bar.total != total:
+            bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        yield update
+    finally:
+        bar.close()

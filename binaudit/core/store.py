@@ -259,6 +259,17 @@ class Store:
             out.update({r["image_id"]: r["path"] for r in rows})
         return out
 
+    def label_columns(self, image_ids: Sequence[str]) -> dict[str, tuple[Optional[int], Optional[int], str]]:
+        """image_id -> (recorded count, effective count, label status), read in bulk."""
+        out: dict[str, tuple[Optional[int], Optional[int], str]] = {}
+        with self._lock:
+            for chunk in _chunks(list(image_ids), 900):
+                for row in self.db.conn.execute(
+                        "SELECT image_id, recorded_count, effective_count, label_status FROM images "
+                        f"WHERE image_id IN ({','.join('?' * len(chunk))})", chunk):
+                    out[row[0]] = (row[1], row[2], row[3])
+        return out
+
     def count_images(self, status: Optional[str] = None, split: Optional[str] = None) -> int:
         where, params = [], []
         if status:

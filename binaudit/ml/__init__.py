@@ -1,0 +1,1 @@
+"""Count models (torch + scikit-learn, no Qt): preprocessing, ResNet and SVM, model files, batch scoring."""

@@ -1,0 +1,382 @@
+"""Model files and the model registry: safetensors / npz weights plus a JSON manifest, never a pickle.
+
+A model is two files side by side: ``NAME.safetensors`` (ResNet) or ``NAME.npz`` (SVM), and
+``NAME.json``, the manifest. Loading checks the manifest, the sha256 of the weights file (against
+the manifest and, for registered models, the store record) and the file's own format before any
+parsing, and refuses pickles, torch ``.pt`` archives, joblib files and npz files with object arrays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+import zipfile
+from pathlib import Path
+from typing import Any, Optional, Protocol, Sequence, Union, runtime_checkable
+
+import numpy as np
+import torch
+
+from .preprocess import preprocessing_spec
+from .resnet import ARCHITECTURES, ResNetCounter, build_resnet
+from .svm import FeatureSpec, TorchSVM
+
+FORMAT = "binaudit-model"
+FORMAT_VERSION = 1
+KINDS = ("resnet", "svm")
+WEIGHT_SUFFIX = {"resnet": ".safetensors", "svm": ".npz"}
+MAX_HEADER = 100 * 1024 * 1024
+PathLike = Union[str, os.PathLike]
+
+
+class ModelFileError(Exception):
+    """A model file that binaudit refuses to load, with the reason in words."""
+
+
+@runtime_checkable
+class CountModel(Protocol):
+    """What scoring, training reports and the GUI need from any count model."""
+
+    kind: str
+    architecture: str
+    classes: list[int]
+    input_size: int
+    manifest: dict
+
+    def transform(self, image: Any) -> torch.Tensor: ...  # PIL image -> model input (picklable, for workers)
+    def to(self, device: Any) -> "CountModel": ...
+    def forward_batch(self, batch: torch.Tensor) -> tuple[np.ndarray, np.ndarray]: ...  # (counts, probs)
+    def predict_proba(self, images: Sequence[Any]) -> np.ndarray: ...
+    def predict(self, images: Sequence[Any]) -> np.ndarray: ...
+
+
+# ---------------------------------------------------------------- concrete models
+
+class ResNetModel(ResNetCounter):
+    """A ResNetCounter that follows the CountModel protocol (predicted count = argmax)."""
+
+    def __init__(self, *args: Any, manifest: Optional[dict] = None, tta: bool = False, **kw: Any):
+        super().__init__(*args, **kw)
+        self.manifest = manifest or {}
+        self.tta = tta
+
+    def forward_batch(self, batch: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        probs = self.predict_batch(batch, tta=self.tta)
+        return np.asarray(self.classes)[probs.argmax(axis=1)], probs
+
+    def predict(self, images: Sequence[Any]) -> np.ndarray:
+        return np.asarray(self.classes)[self.predict_proba(images, tta=self.tta).argmax(axis=1)]
+
+
+class _FeatureTransform:
+    """Picklable PIL image -> float32 feature tensor, for DataLoader workers."""
+
+    def __init__(self, spec: FeatureSpec):
+        self.spec = spec
+
+    def __call__(self, image: Any) -> torch.Tensor:
+        return torch.from_numpy(self.spec(image))
+
+
+class SVMModel:
+    """TorchSVM + its feature spec as a CountModel; probabilities spread over all N count classes."""
+
+    kind = "svm"
+
+    def __init__(self, svm: TorchSVM, features: FeatureSpec, classes: Sequence[int], manifest: Optional[dict] = None,
+                 architecture: str = "svm", device: Union[str, torch.device] = "cpu"):
+        self.svm, self.features = svm, features
+        self.classes = [int(c) for c in classes]
+        self.input_size = features.size
+        self.manifest = manifest or {}
+        self.architecture = architecture
+        self.transform = _FeatureTransform(features)
+        self._columns = np.array([self.classes.index(int(c)) for c in svm.classes])
+        self.to(device)
+
+    def to(self, device: Union[str, torch.device, None]) -> "SVMModel":
+        from .device import choose_device
+        self.device = device if isinstance(device, torch.device) else choose_device(device)
+        if self.device.type == "mps":  # MPS has no float64, and the exact libsvm maths needs it
+            self.device = torch.device("cpu")
+        self.svm.to(self.device)
+        return self
+
+    def forward_batch(self, batch: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        index, p = self.svm.predict_with_proba(batch)
+        probs = np.zeros((len(index), len(self.classes)))
+        probs[:, self._columns] = p
+        return self.svm.classes[index].astype(np.int64), probs
+
+    def _batch(self, images: Sequence[Any]) -> torch.Tensor:
+        if isinstance(images, torch.Tensor):
+            return images if images.ndim == 2 else images.unsqueeze(0)
+        return torch.stack([im if isinstance(im, torch.Tensor) else self.transform(im) for im in images])
+
+    def predict_proba(self, images: Sequence[Any]) -> np.ndarray:
+        return self.forward_batch(self._batch(images))[1]
+
+    def predict(self, images: Sequence[Any]) -> np.ndarray:
+        return self.forward_batch(self._batch(images))[0]
+
+
+# ---------------------------------------------------------------- saving
+
+def sha256_file(path: PathLike) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _paths(out: PathLike, kind: str) -> tuple[Path, Path]:
+    out = Path(out)
+    stem = out.with_suffix("") if out.suffix in (".json", ".npz", ".safetensors") else out
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    return stem.with_suffix(WEIGHT_SUFFIX[kind]), stem.with_suffix(".json")
+
+
+def _write_manifest(path: Path, weights: Path, **fields: Any) -> Path:
+    manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, **fields,
+                "file": weights.name, "sha256": sha256_file(weights)}
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=_json_default))
+    os.replace(tmp, path)
+    return path
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def save_resnet(model: Union[torch.nn.Module, ResNetCounter], out: PathLike, *, architecture: str,
+                input_size: int = 224, classes: Optional[Sequence[int]] = None, training_run: Any = None,
+                metrics: Optional[dict] = None, tta: bool = False) -> Path:
+    """Write NAME.safetensors + NAME.json for a ResNet; returns the manifest path."""
+    from safetensors.torch import save_file
+    net = model.model if isinstance(model, ResNetCounter) else model
+    state = {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
+    classes = list(classes) if classes is not None else list(range(net.fc.out_features))
+    weights, manifest = _paths(out, "resnet")
+    save_file(state, str(weights), metadata={"format": FORMAT, "architecture": architecture})
+    return _write_manifest(manifest, weights, kind="resnet", architecture=architecture,
+                           classes=[int(c) for c in classes], input_size=int(input_size),
+                           preprocessing={**preprocessing_spec(input_size), "tta_hflip": bool(tta)},
+                           training_run=training_run, metrics=metrics or {})
+
+
+def save_svm(svm: TorchSVM, features: FeatureSpec, out: PathLike, *, classes: Optional[Sequence[int]] = None,
+             training_run: Any = None, metrics: Optional[dict] = None) -> Path:
+    """Write NAME.npz + NAME.json for an SVM; returns the manifest path."""
+    classes = list(classes) if classes is not None else list(range(int(max(svm.classes)) + 1))
+    weights, manifest = _paths(out, "svm")
+    svm.save_npz(weights, features)
+    return _write_manifest(manifest, weights, kind="svm", architecture=f"svm-{svm.kernel}",
+                           classes=[int(c) for c in classes], input_size=features.size,
+                           preprocessing={"decode": "PIL JPEG, RGB", "resize": "squash",
+                                          "features": features.to_dict(),
+                                          "probabilities": "softmax(ovo vote margins / T), T fitted on val",
+                                          "temperature": svm.temperature},
+                           training_run=training_run, metrics=metrics or {})
+
+
+# ---------------------------------------------------------------- loading
+
+def read_manifest(path_or_manifest: Union[PathLike, dict], base_dir: Optional[PathLike] = None
+                  ) -> tuple[dict, Path]:
+    """(validated manifest, weights path) from a manifest path, a weights path or a manifest dict."""
+    if isinstance(path_or_manifest, dict):
+        manifest = path_or_manifest
+        base = Path(base_dir) if base_dir is not None else Path(".")
+    else:
+        path = Path(path_or_manifest)
+        mpath = path if path.suffix == ".json" else path.with_suffix(".json")
+        if not mpath.is_file():
+            raise ModelFileError(f"{path}: no manifest {mpath.name} beside it; not a binaudit model file")
+        try:
+            manifest = json.loads(mpath.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelFileError(f"{mpath}: the manifest is not readable JSON ({exc})") from exc
+        base = mpath.parent
+    _validate_manifest(manifest)
+    file = Path(str(manifest["file"]))
+    return manifest, file if file.is_absolute() else base / file
+
+
+def _validate_manifest(m: Any) -> None:
+    if not isinstance(m, dict) or m.get("format") != FORMAT:
+        raise ModelFileError("not a binaudit model manifest (format is not 'binaudit-model')")
+    if m.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(f"model format version {m.get('format_version')!r} is not supported "
+                             f"(this binaudit reads version {FORMAT_VERSION})")
+    if m.get("kind") not in KINDS:
+        raise ModelFileError(f"unknown model kind {m.get('kind')!r}; expected one of {KINDS}")
+    classes = m.get("classes")
+    if not isinstance(classes, list) or not classes or not all(isinstance(c, int) for c in classes):
+        raise ModelFileError("the manifest's classes must be a non-empty list of integer counts")
+    if not isinstance(m.get("input_size"), int) or m["input_size"] <= 0:
+        raise ModelFileError("the manifest's input_size must be a positive integer")
+    sha = m.get("sha256")
+    if not isinstance(sha, str) or len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+        raise ModelFileError("the manifest has no valid sha256")
+    if not isinstance(m.get("file"), str) or not m["file"]:
+        raise ModelFileError("the manifest does not name its weights file")
+
+
+def _check_hash(weights: Path, manifest: dict, expected_sha256: Optional[str]) -> None:
+    if not weights.is_file():
+        raise ModelFileError(f"weights file missing: {weights}")
+    actual = sha256_file(weights)
+    if actual != manifest["sha256"]:
+        raise ModelFileError(f"{weights.name} was changed after it was saved: its sha256 {actual[:12]}... "
+                             f"does not match the manifest's {manifest['sha256'][:12]}...; refusing to load it")
+    if expected_sha256 is not None and actual != expected_sha256:
+        raise ModelFileError(f"{weights.name} is not the file that was registered: sha256 {actual[:12]}... "
+                             f"!= recorded {expected_sha256[:12]}...; refusing to load it")
+
+
+def describe_foreign(path: Path) -> Optional[str]:
+    """A word on what a file is if it is a known unsafe/foreign format (pickle, .pt, joblib), else None."""
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if head[:1] == b"\x80" and len(head) > 1 and head[1] <= 5:
+        return "a Python pickle (e.g. joblib or torch.save output)"
+    if head[:2] == b"PK":
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = z.namelist()
+        except zipfile.BadZipFile:
+            return "a damaged zip archive"
+        if any(n.endswith(".pkl") or "/data/" in n for n in names):
+            return "a torch.save archive (.pt/.pth zip with a pickle inside)"
+        return None
+    for magic, what in ((b"\x78", "zlib"), (b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"),
+                        (b"\x5d\x00", "lzma"), (b"\x04\x22\x4d\x18", "lz4")):
+        if head.startswith(magic):
+            return f"a {what}-compressed file (compressed joblib/pickle?)"
+    return None
+
+
+def _check_safetensors(path: Path) -> None:
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        raw = fh.read(8)
+        n = struct.unpack("<Q", raw)[0] if len(raw) == 8 else -1
+        ok = 1 < n <= min(MAX_HEADER, size - 8)
+        header = fh.read(n) if ok else b""
+    try:
+        ok = ok and isinstance(json.loads(header.decode("utf-8")), dict)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        ok = False
+    if not ok:
+        raise ModelFileError(f"{path.name} is not a safetensors file")
+
+
+def _check_npz(path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+    except zipfile.BadZipFile as exc:
+        raise ModelFileError(f"{path.name} is not an .npz archive") from exc
+    odd = [n for n in names if not n.endswith(".npy")]
+    if odd or not names:
+        raise ModelFileError(f"{path.name} is not a plain .npz (unexpected members {odd[:3]})")
+
+
+def _sniff(path: Path, kind: str) -> None:
+    foreign = describe_foreign(path)
+    if foreign:
+        raise ModelFileError(f"{path.name} is {foreign}; binaudit never loads pickled files. "
+                             f"Re-export the model with binaudit (safetensors or npz).")
+    (_check_safetensors if kind == "resnet" else _check_npz)(path)
+
+
+def load_model(path_or_manifest: Union[PathLike, dict], *, device: Union[str, torch.device, None] = "cpu",
+               expected_sha256: Optional[str] = None, base_dir: Optional[PathLike] = None) -> CountModel:
+    """Verify and load a model file (manifest or weights path, or a manifest dict) as a CountModel."""
+    manifest, weights = read_manifest(path_or_manifest, base_dir)
+    _check_hash(weights, manifest, expected_sha256)
+    _sniff(weights, manifest["kind"])
+    if manifest["kind"] == "resnet":
+        return _load_resnet(weights, manifest, device)
+    return _load_svm(weights, manifest, device)
+
+
+def _load_resnet(weights: Path, manifest: dict, device: Any) -> ResNetModel:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+    arch = manifest.get("architecture")
+    if arch not in ARCHITECTURES:
+        raise ModelFileError(f"unknown ResNet architecture {arch!r}")
+    with torch.device("meta"):  # no random init: every tensor comes from the file
+        net = build_resnet(arch, num_classes=len(manifest["classes"]), weights=None)
+    try:
+        net.load_state_dict(load_file(str(weights), device="cpu"), strict=True, assign=True)
+    except (SafetensorError, RuntimeError, OSError) as exc:
+        raise ModelFileError(f"{weights.name} does not hold {arch} weights for "
+                             f"{len(manifest['classes'])} classes: {str(exc)[:300]}") from exc
+    tta = bool(manifest.get("preprocessing", {}).get("tta_hflip", False))
+    return ResNetModel(net, arch, manifest["input_size"], manifest["classes"], device=device,
+                       manifest=manifest, tta=tta)
+
+
+def _load_svm(weights: Path, manifest: dict, device: Any) -> SVMModel:
+    try:
+        svm, features = TorchSVM.load_npz(weights)
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise ModelFileError(f"{weights.name} holds Python objects (pickles) in its arrays; "
+                                 f"binaudit never loads pickled data") from exc
+        raise ModelFileError(f"{weights.name} is not a binaudit SVM parameter file: {str(exc)[:300]}") from exc
+    except (KeyError, OSError, zipfile.BadZipFile) as exc:
+        raise ModelFileError(f"{weights.name} is not a binaudit SVM parameter file: {str(exc)[:300]}") from exc
+    spec = manifest.get("preprocessing", {}).get("features")
+    features = FeatureSpec.from_dict(spec) if isinstance(spec, dict) else features
+    if features is None:
+        raise ModelFileError(f"{weights.name}: the feature settings are missing")
+    if not set(int(c) for c in svm.classes) <= set(manifest["classes"]):
+        raise ModelFileError(f"{weights.name}: SVM classes {svm.classes.tolist()} are not in the manifest's classes")
+    return SVMModel(svm, features, manifest["classes"], manifest=manifest,
+                    architecture=manifest.get("architecture", "svm"), device=device)
+
+
+# ---------------------------------------------------------------- registry
+
+def register_model_file(store: Any, manifest_path: PathLike, run_id: Optional[int] = None,
+                        label_snapshot: Optional[str] = None, name: Optional[str] = None) -> int:
+    """Verify a model file (it must load) and record it in the store; returns the model id (not activated)."""
+    manifest, weights = read_manifest(manifest_path)
+    load_model(manifest_path, device="cpu")
+    return store.register_model(kind=manifest["kind"], architecture=str(manifest.get("architecture")),
+                                classes=manifest["classes"], path=str(weights.resolve()),
+                                sha256=manifest["sha256"], metrics=manifest.get("metrics") or {},
+                                run_id=run_id, label_snapshot=label_snapshot, manifest=manifest,
+                                name=name or manifest.get("name"))
+
+
+def load_registered(store: Any, model_id: int, device: Union[str, torch.device, None] = "cpu") -> CountModel:
+    """Load a registered model, checking its file against both the manifest and the store's sha256."""
+    record = store.get_model(model_id)
+    if record is None:
+        raise ModelFileError(f"no model {model_id} in this workspace")
+    path = Path(record["path"])
+    if not path.is_absolute() and getattr(store, "path", None) is not None:
+        path = Path(store.path).parent / path  # a path relative to the workspace folder
+    model = load_model(path, device=device, expected_sha256=record["sha256"])
+    if model.kind != record["kind"]:
+        raise ModelFileError(f"model {model_id} is registered as {record['kind']} but its file holds a {model.kind}")
+    return model
+
+
+def activate_registered(store: Any, model_id: int) -> None:
+    """Check that a registered model still loads, then make it the active one of its kind."""
+    load_registered(store, model_id, device="cpu")
+    store.activate_model(model_id)
