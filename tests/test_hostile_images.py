@@ -32,12 +32,22 @@ AUDITED_IMPORT = textwrap.dedent("""
     PIL.Image.open = checked_open
     from binaudit.core.importer import import_dataset
     from binaudit.core.store import Store
+    import torch
+    from binaudit.ml import modelfiles
+    from binaudit.ml.resnet import build_resnet
+    from binaudit.ml.scoring import score_images
+    torch.set_num_threads(1)
     with Store.open(sys.argv[2]) as store:
         summary = import_dataset(store, sys.argv[1])
         rows = store.query("SELECT image_id, status, reason FROM images")
+        manifest = modelfiles.save_resnet(build_resnet("resnet18"), sys.argv[4], architecture="resnet18",
+                                          input_size=32)
+        model_id = modelfiles.register_model_file(store, manifest)
+        scored = score_images(store, model_id, device="cpu", batch_size=16, num_workers=0)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"rows": rows, "opened_outside": opened, "formats": sorted(set(formats_seen)),
-                      "peak_mb": peak_mb, "scanned": summary.scanned}))
+                      "peak_mb": peak_mb, "scanned": summary.scanned,
+                      "scoring": {"total": scored.total, "scored": scored.scored, "errors": scored.errors}}))
 """)
 
 
@@ -58,7 +68,7 @@ def test_corpus_is_big_enough(corpus) -> None:
 def test_import_survives_hostile_photos(corpus, tmp_path: Path) -> None:
     root, outside, kinds = corpus
     result = subprocess.run([sys.executable, "-c", AUDITED_IMPORT, str(root), str(tmp_path / "ws.db"),
-                             str(outside.resolve())], capture_output=True, text=True, timeout=300,
+                             str(outside.resolve()), str(tmp_path / "models" / "r18")], capture_output=True, text=True, timeout=300,
                             cwd=Path(__file__).resolve().parents[1])
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
@@ -66,7 +76,9 @@ def test_import_survives_hostile_photos(corpus, tmp_path: Path) -> None:
 
     assert report["opened_outside"] == [], "a file outside the dataset folder was opened"
     assert all(fmt == ["JPEG"] for fmt in report["formats"]), report["formats"]
-    assert report["peak_mb"] < 400, f"peak memory {report['peak_mb']:.0f} MB"
+    assert report["peak_mb"] < 1200, f"peak memory {report['peak_mb']:.0f} MB"  # torch alone is ~400 MB
+    scoring = report["scoring"]
+    assert scoring["total"] > 0 and scoring["scored"] + scoring["errors"] == scoring["total"]
     assert all(r["status"] and (r["status"] == "ok" or r["reason"]) for r in rows.values())
 
     def status_of(name: str) -> str:
@@ -87,4 +99,4 @@ def test_import_survives_hostile_photos(corpus, tmp_path: Path) -> None:
     reasons = " ".join(r["reason"] or "" for r in rows.values())
     for fragment in ("truncated", "empty", "PNG", "TIFF", "GIF", "EPS", "outside the dataset", "far beyond"):
         assert fragment in reasons, fragment
-    print(f"hostile import: {len(kinds)} files, peak {report['peak_mb']:.0f} MB")
+    print(f"hostile import+scoring: {len(kinds)} files, {scoring}, peak {report['peak_mb']:.0f} MB")
