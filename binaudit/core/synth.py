@@ -147,7 +147,7 @@ _BAG_ITEMS = [
     "Chia Seeds, 32 Ounce", "Gummy Bears, 5 Pound Bag", "Potting Soil, 8 Quart",
 ]
 _KINDS = ["box", "book", "bottle", "jar", "can", "bag"]
-_KIND_P = np.array([0.40, 0.18, 0.12, 0.07, 0.07, 0.16])
+_KIND_P = np.array([0.43, 0.20, 0.12, 0.07, 0.07, 0.11])
 # inch ranges (length, width, height) and pounds
 _DIMS = {
     "box": ((4, 16), (3, 11), (1, 7), (0.2, 6.0)),
@@ -249,6 +249,8 @@ _PALETTE = np.array([
 
 def _color(rng: np.random.Generator, jitter: float = 18.0) -> tuple[int, int, int]:
     c = _PALETTE[int(rng.integers(len(_PALETTE)))] + rng.normal(0.0, jitter, 3)
+    lum = float(c @ np.array([0.3, 0.59, 0.11]))
+    c = lum + rng.uniform(0.45, 0.85) * (c - lum)  # printed inks under warehouse light
     return tuple(int(v) for v in np.clip(c, 0, 255))
 
 
@@ -354,13 +356,15 @@ def _qr(d, x0, y0, size, rng) -> None:
 
 
 def _make_look(rng: np.random.Generator, kind: str) -> dict:
-    base = _color(rng)
+    for _ in range(8):  # keep products distinguishable from the khaki fabric behind them
+        base = _color(rng)
+        if sum(abs(a - b) for a, b in zip(base, (205, 180, 120))) > 90:
+            break
     look = {
         "kind": kind,
         "base": base,
         "c2": _contrast(base, rng),
         "c3": _color(rng),
-        "word": _code(rng, 0),
         "prints": [],
         "light": float(rng.uniform(-0.25, 0.25)),
         "seed": int(rng.integers(1 << 31)),
@@ -396,14 +400,20 @@ def _make_look(rng: np.random.Generator, kind: str) -> dict:
     return look
 
 
-def _shade_sprite(img: Image.Image, profile_x: np.ndarray | None, profile_y: np.ndarray | None) -> Image.Image:
-    a = np.asarray(img, dtype=np.float32)
-    f = np.ones(a.shape[:2], dtype=np.float32)
+def _shade_sprite(img: Image.Image, profile_x: np.ndarray | None, profile_y: np.ndarray | None,
+                  rng: np.random.Generator) -> Image.Image:
+    """Light the flat drawing: side/top profiles times a smooth random field (dents, folds)."""
+    w, h = img.size
+    g = rng.uniform(0.86, 1.08, (int(rng.integers(2, 5)), int(rng.integers(2, 5))))
+    field = np.asarray(Image.fromarray((g * 200).astype(np.uint8), "L").resize((w, h), Image.BILINEAR),
+                       dtype=np.float32) * (1.0 / 200.0)
     if profile_x is not None:
-        f = f * profile_x[None, :]
+        field *= profile_x[None, :]
     if profile_y is not None:
-        f = f * profile_y[:, None]
-    return Image.fromarray(np.clip(a * f[:, :, None], 0, 255).astype(np.uint8))
+        field *= profile_y[:, None]
+    a = np.asarray(img, dtype=np.float32) * field[:, :, None]
+    np.minimum(a, 255.0, out=a)
+    return Image.fromarray(a.astype(np.uint8))
 
 
 def _render_sprite(look: dict, w: int, h: int) -> tuple[Image.Image, Image.Image]:
@@ -526,9 +536,9 @@ def _render_sprite(look: dict, w: int, h: int) -> tuple[Image.Image, Image.Image
         right = [(float(w - 1 - wob * (1 + math.cos(k * 1.1 + look["seed"] % 5))), float(y))
                  for k, y in enumerate(ys)]
         top = []
-        zig = max(2, int(w / max(3.0, 6 * s)))
+        zig = max(2, int(w / max(2.0, 3 * s)))
         for k in range(zig + 1):
-            top.append((float(w * 0.04 + (w * 0.92) * k / zig), float(h * (0.02 if k % 2 else 0.08))))
+            top.append((float(w * 0.04 + (w * 0.92) * k / zig), float(h * (0.03 if k % 2 else 0.05))))
         poly = top + right + left[::-1]
         md.polygon(poly, fill=215 if look["clear"] else 255)
         d.rectangle((0, 0, w, h), fill=base)
@@ -541,8 +551,9 @@ def _render_sprite(look: dict, w: int, h: int) -> tuple[Image.Image, Image.Image
             d.rectangle((0, 0, w, h), fill=(235, 236, 238, 140))
         else:
             cy = h * rng.uniform(0.35, 0.6)
-            r = rng.uniform(0.18, 0.32) * w
+            r = rng.uniform(0.12, 0.26) * w
             _ellipse(d, w / 2 - r, cy - r * 0.7, w / 2 + r, cy + r * 0.7, fill=c2)
+            _picture(d, w * 0.15, cy + r * 0.5, w * 0.85, h * 0.75, rng)
             _text(d, w * 0.1, h * 0.16, look["word"], _fit_font(look["word"], w * 0.8, h * 0.14), c3)
             _text_marks(d, w * 0.15, h * 0.78, w * 0.85, h * 0.92, rng, _shade(c2, 0.7), 2)
         for _ in range(int(rng.integers(1, 4))):  # glossy streaks
@@ -551,7 +562,12 @@ def _render_sprite(look: dict, w: int, h: int) -> tuple[Image.Image, Image.Image
                       fill=(255, 255, 255, int(rng.integers(30, 90))))
         prof_y = np.linspace(1.05, 0.88, h, dtype=np.float32)
 
-    return _shade_sprite(rgb, prof_x, prof_y), mask
+    if kind in ("box", "book", "bag") and rng.random() < 0.45:  # glare on shrink wrap or gloss
+        x = rng.uniform(-0.2, 0.7) * w
+        gw = rng.uniform(0.08, 0.3) * w
+        sl = rng.uniform(-0.4, 0.4) * w
+        d.polygon([(x, 0), (x + gw, 0), (x + gw + sl, h), (x + sl, h)], fill=(255, 255, 255, int(rng.integers(25, 80))))
+    return _shade_sprite(rgb, prof_x, prof_y, rng), mask
 
 
 # ---------------------------------------------------------------------------------
@@ -704,10 +720,10 @@ def _layout(rng, looks, quantities, fr: _Frame):
             if not lying[k]:
                 continue
             w = Wi * rng.uniform(0.35, 0.7) * shrink
-            h = min(Hi * rng.uniform(0.13, 0.26), w * 0.8)
+            h = min(Hi * rng.uniform(0.17, 0.3), w * 0.8)
             sizes[k] = (max(4, int(w)), max(4, int(h)))
             x = ix0 + rng.uniform(0, max(1.0, Wi - w))
-            base_y = fr.lip + max(0.0, fr.sag) + rng.uniform(0.0, 0.4) * (fr.floor - fr.lip)
+            base_y = fr.lip + max(0.0, fr.sag) * 0.5 + rng.uniform(0.0, 0.25) * (fr.floor - fr.lip)
             for j in range(quantities[k]):
                 placements.append((k, x + rng.uniform(-0.04, 0.04) * w,
                                    base_y - (j + 1) * h * 0.97, float(rng.normal(0, 1.5))))
@@ -735,7 +751,7 @@ def _layout(rng, looks, quantities, fr: _Frame):
         vis = np.bincount(grid.ravel() + 2, minlength=len(placements) + 2)[2:]
         fracs = [vis[i] / full if full else 0.0 for i, (full, _) in enumerate(own)]
         interior_cells = max(1.0, (Wi / cell) * ((fr.lip - fr.top) / cell))
-        min_cells = max(3.0, 0.02 * interior_cells)
+        min_cells = max(3.0, 0.03 * interior_cells)
         ok = all(f >= 0.4 and v >= min_cells for f, v in zip(fracs, vis))
         score = min(fracs) if fracs else 1.0
         if best is None or score > best[2]:
@@ -913,7 +929,7 @@ def _render_image(rng: np.random.Generator, looks: list[dict], quantities: list[
     # softness of the real photos, for less work.
     r = rng.uniform(0.7, 0.9)
     w, h = max(24, int(round(W * r))), max(24, int(round(H * r)))
-    fabric = np.array([224, 196, 105], dtype=np.float64) + rng.normal(0, 7, 3)
+    fabric = np.array([218, 188, 126], dtype=np.float64) + rng.normal(0, 6, 3)
     fr = _sample_frame(rng, w, h)
     img = _background(rng, w, h, fabric)
     min_vis = 1.0
@@ -940,7 +956,7 @@ def _render_image(rng: np.random.Generator, looks: list[dict], quantities: list[
     img = ImageChops.multiply(img, Image.merge("RGB", (light, light, light)))
     exposure = rng.uniform(0.8, 1.1)
     cast = np.array([1.0, rng.uniform(0.86, 0.93), rng.uniform(0.77, 0.88)])
-    sat = rng.uniform(0.5, 0.8)
+    sat = rng.uniform(0.8, 1.0)
     haze = rng.uniform(0.08, 0.22)
     m = sat * np.eye(3) + (1 - sat) * np.array([[0.3, 0.59, 0.11]] * 3)
     m = (1 - haze) * exposure * cast[:, None] * m
