@@ -100,7 +100,7 @@ def test_same_bytes_in_another_process(dataset):
     code = ("import hashlib, sys; from binaudit.core import synth; "
             "j, t, _ = synth.render_record(3, 5, None, image_scale=%r); "
             "print(hashlib.sha256(j).hexdigest())" % SCALE)
-    root = Path(synth.__file__).resolve().parents[2]
+    root = Path(synth.__file__).resolve().parents[3]
     res = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == hashlib.sha256((out / "bin-images" / "00005.jpg").read_bytes()).hexdigest()
@@ -310,6 +310,6 @@ def test_core_module_stays_free_of_torch_and_qt():
     code = ("import sys, binaudit.core.synth; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'PySide6', 'torchvision')]; "
             "print(bad); sys.exit(1 if bad else 0)")
-    root = Path(synth.__file__).resolve().parents[2]
+    root = Path(synth.__file__).resolve().parents[3]
     res = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stdout + res.stderr

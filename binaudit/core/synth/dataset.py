@@ -1,0 +1,202 @@
+"""One record (JPEG, metadata JSON, truth entry) and the whole dataset: atomic writes,
+progress, cancel and an optional process pool, byte-identical for a seed."""
+
+from __future__ import annotations
+
+import io
+import json
+import multiprocessing
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from .catalog import _KIND_P, _KINDS, _code, _sku_record
+from .counts import _mismatch_plan, _split_quantities, sample_count
+from .products import _make_look
+from .scene import _render_image, _sample_size
+
+
+@dataclass
+class SynthSummary:
+    """What ``generate_dataset`` wrote."""
+
+    out: Path
+    n: int  # images written
+    n_mismatched: int  # of those, how many carry a wrong EXPECTED_QUANTITY
+    counts: dict[int, int] = field(default_factory=dict)  # true count -> images
+    cancelled: bool = False
+    n_requested: int = 0
+    seconds: float = 0.0
+
+
+def image_id(index: int) -> str:
+    """ABID file stem: zero-padded to 5 digits below 100000, plain above."""
+    return f"{index:05d}" if index < 100000 else str(index)
+
+
+def render_record(seed: int, index: int, mismatch: Optional[str] = None, *, max_count: int = 8,
+                  image_scale: float = 1.0) -> tuple[bytes, str, dict]:
+    """Render bin ``index``: (JPEG bytes, metadata JSON text, truth entry).
+
+    ``mismatch`` is None, "consistent" or "inconsistent"; it changes only the metadata,
+    never the photo.
+    """
+    rng = np.random.default_rng([seed, index])
+    count = sample_count(rng, max_count)
+    quantities = _split_quantities(rng, count)
+    kinds = [_KINDS[int(i)] for i in rng.choice(len(_KINDS), size=len(quantities), p=_KIND_P)]
+    looks = [_make_look(rng, k) for k in kinds]
+    with_norm = bool(rng.random() < 0.6)
+    skus = [_sku_record(rng, k, q, with_norm) for k, q in zip(kinds, quantities)]
+    has_fname = bool(rng.random() < 0.3)
+    quality = int(rng.integers(85, 91))
+    W, H = _sample_size(rng, image_scale)
+    img, min_vis = _render_image(rng, looks, quantities, W, H)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality, optimize=False, progressive=False)
+    jpeg = buf.getvalue()
+
+    # metadata, with a deliberately wrong count for the chosen records
+    mrng = np.random.default_rng([seed, index, 0x6D657461])
+    recorded = count
+    if mismatch is not None:
+        deltas = [d for d in (-2, -1, 1, 2) if count + d >= 0]
+        p = np.array([0.15 if abs(d) == 2 else 0.35 for d in deltas])
+        recorded = count + int(mrng.choice(deltas, p=p / p.sum()))
+        if mismatch == "consistent":
+            if recorded > count:  # a SKU record for something not in the bin
+                kind = _KINDS[int(mrng.choice(len(_KINDS), p=_KIND_P))]
+                skus.append(_sku_record(mrng, kind, recorded - count, with_norm))
+            else:  # records missing for items that are in the bin
+                deficit = count - recorded
+                keep = []
+                for j in mrng.permutation(len(skus)):
+                    key, rec = skus[int(j)]
+                    if 0 < rec["quantity"] <= deficit:
+                        deficit -= rec["quantity"]
+                    else:
+                        keep.append((key, rec))
+                for key, rec in keep:
+                    if deficit and rec["quantity"] > deficit:
+                        rec["quantity"] -= deficit
+                        deficit = 0
+                skus = keep
+    data: dict[str, Any] = {}
+    for key, rec in skus:
+        while key in data:  # never silently merge two SKU records
+            key = "ZZ" + _code(mrng, 8)
+        data[key] = rec
+    meta: dict[str, Any] = {"BIN_FCSKU_DATA": data, "EXPECTED_QUANTITY": int(recorded)}
+    if has_fname:
+        meta["image_fname"] = f"{index}.jpg"
+    text = json.dumps(meta, sort_keys=True, indent=4) + "\n"
+    sku_sum = sum(r["quantity"] for r in data.values())
+    truth = {
+        "true_count": int(count),
+        "recorded_count": int(recorded),
+        "mismatch": recorded != count,
+        "sku_sum": int(sku_sum),
+        "width": W,
+        "height": H,
+        "min_visible": round(float(min_vis), 3),
+    }
+    return jpeg, text, truth
+
+
+def _task(args) -> tuple[int, bytes, str, dict]:
+    seed, index, mismatch, max_count, image_scale = args
+    jpeg, text, truth = render_record(seed, index, mismatch, max_count=max_count, image_scale=image_scale)
+    return index, jpeg, text, truth
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def generate_dataset(out: Path, n: int, seed: int = 0, mismatch_rate: float = 0.1, *,
+                     max_count: int = 8, image_scale: float = 1.0,
+                     progress: Callable[[int, int], None] | None = None,
+                     cancel: Callable[[], bool] | None = None,
+                     workers: int = 1) -> SynthSummary:
+    """Write ``n`` synthetic bins to ``out`` in the ABID layout plus ``out/truth.json``.
+
+    A fraction ``mismatch_rate`` of the records (exactly ``round(n * rate)``, chosen
+    from the seed) carry an EXPECTED_QUANTITY off by 1 or 2; half of those have a
+    SKU list that agrees with the wrong count, half a SKU list that sums to the true
+    count. ``cancel()`` returning True stops early: the files written so far and a
+    truth file covering exactly them stay valid (``summary.cancelled`` is True).
+    ``workers > 1`` renders in a process pool; the bytes are the same.
+    """
+    t0 = time.perf_counter()
+    out = Path(out)
+    if n < 0:
+        raise ValueError("n must be >= 0")
+    if seed < 0:
+        raise ValueError("seed must be >= 0")
+    if not 0.0 <= mismatch_rate <= 1.0:
+        raise ValueError("mismatch_rate must be within [0, 1]")
+    if max_count < 1:
+        raise ValueError("max_count must be >= 1")
+    if image_scale <= 0:
+        raise ValueError("image_scale must be > 0")
+    img_dir, meta_dir = out / "bin-images", out / "metadata"
+    img_dir.mkdir(parents=True, exist_ok=True)
+    meta_dir.mkdir(parents=True, exist_ok=True)
+    plan = _mismatch_plan(seed, n, mismatch_rate)
+    tasks = [(seed, i, plan.get(i), max_count, image_scale) for i in range(1, n + 1)]
+    images: dict[str, dict] = {}
+    counts: dict[int, int] = {}
+    n_mis = 0
+    cancelled = False
+    if progress is not None:
+        progress(0, n)
+
+    def consume(results) -> bool:
+        nonlocal n_mis
+        for index, jpeg, text, truth in results:
+            iid = image_id(index)
+            _write_atomic(img_dir / f"{iid}.jpg", jpeg)
+            _write_atomic(meta_dir / f"{iid}.json", text.encode("utf-8"))
+            images[iid] = truth
+            counts[truth["true_count"]] = counts.get(truth["true_count"], 0) + 1
+            n_mis += int(truth["mismatch"])
+            if progress is not None:
+                progress(len(images), n)
+            if cancel is not None and cancel():
+                return True
+        return False
+
+    if cancel is not None and cancel():
+        cancelled = True
+    elif workers <= 1 or n < 4:
+        cancelled = consume(_task(t) for t in tasks)
+    else:
+        ctx = multiprocessing.get_context("spawn")  # safe under GUI threads
+        pool = ctx.Pool(min(workers, n))
+        try:
+            cancelled = consume(pool.imap(_task, tasks, chunksize=2))
+        finally:
+            pool.terminate()
+            pool.join()
+
+    truth = {
+        "seed": int(seed),
+        "n": len(images),
+        "n_requested": int(n),
+        "mismatch_rate": float(mismatch_rate),
+        "max_count": int(max_count),
+        "image_scale": float(image_scale),
+        "cancelled": bool(cancelled),
+        "images": images,
+    }
+    _write_atomic(out / "truth.json", (json.dumps(truth, sort_keys=True, indent=4) + "\n").encode("utf-8"))
+    return SynthSummary(out=out, n=len(images), n_mismatched=n_mis, counts=dict(sorted(counts.items())),
+                        cancelled=cancelled, n_requested=n, seconds=time.perf_counter() - t0)
