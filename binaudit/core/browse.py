@@ -76,6 +76,24 @@ class QueueProgress:
     uncountable: int
 
 
+def _float_order(values: np.ndarray, descending: bool) -> np.ndarray:
+    """Stable argsort of floats with NaN last, via one uint64 sort of (order-preserving bits << 32 | position).
+
+    About twice as fast as numpy's stable float argsort (timsort) at 500k rows; positions are unique, so
+    the unstable but fast sort gives the stable order.
+    """
+    v = values.astype(np.float32) + np.float32(0.0)  # -0.0 -> 0.0 so the two compare equal
+    bits = v.view(np.uint32).astype(np.uint64)
+    negative = (bits >> np.uint64(31)) == 1
+    key = np.where(negative, ~bits & np.uint64(0xFFFFFFFF), bits | np.uint64(0x80000000))
+    if descending:
+        key = ~key & np.uint64(0xFFFFFFFF)
+    key[np.isnan(v)] = 0xFFFFFFFF
+    key = (key << np.uint64(32)) | np.arange(v.shape[0], dtype=np.uint64)
+    key.sort()
+    return (key & np.uint64(0xFFFFFFFF)).astype(np.int64)
+
+
 def _case(column: str, values: Sequence[str], default: int) -> str:
     whens = " ".join(f"WHEN '{v}' THEN {i}" for i, v in enumerate(values))
     return f"CASE {column} {whens} ELSE {default} END"
@@ -104,43 +122,125 @@ class BrowseIndex:
     @classmethod
     def load(cls, store: Any, progress: Optional[Callable[[int, int], None]] = None,
              cancel: Optional[Callable[[], bool]] = None) -> "BrowseIndex":
-        """Read every image's browse columns (and the active models' predictions) in one ordered pass."""
+        """Read every image's browse columns (and the active models' predictions) in one consistent snapshot.
+
+        Rows are read in id order in chunks, each chunk as a few group_concat strings of packed integers
+        that numpy parses in C: Python never builds a row object per image, so 536,000 rows load in
+        well under a second. Pass a store connection that no other thread uses (e.g. a read-only Store).
+        """
         index = cls()
-        active = {kind: store.active_model(kind) for kind in MODEL_KINDS}
-        n = int(store.query("SELECT count(*) AS n FROM images")[0]["n"])
-        index._allocate(n, active)
-        joins, cols, params = [], [], []
-        for k, kind in enumerate(MODEL_KINDS):
-            model = active[kind]
-            if model is None:
-                cols.append("-1, NULL, NULL, NULL")
-                continue
-            joins.append(f"LEFT JOIN predictions p{k} ON p{k}.model_id = ? AND p{k}.image_id = i.image_id")
-            params.append(int(model["id"]))
-            cols.append(f"coalesce(p{k}.predicted, -1), p{k}.confidence, p{k}.mismatch, p{k}.label_issue")
-        sql = (
-            "SELECT CAST(i.image_id AS BLOB), coalesce(i.recorded_count, -1), coalesce(i.effective_count, -1), "
-            f"{_case('i.label_status', LABEL_STATUSES, 0)}, {_case('i.status', IMAGE_STATUSES, 0)}, "
-            f"{_case('i.split', SPLITS, -1)}, coalesce(i.label_event_id, 0), i.reviewed_by, i.reviewed_at, "
-            f"i.label_reason, {', '.join(cols)} FROM images i {' '.join(joins)} ORDER BY i.image_id"
-        )
         conn = store.db.conn
-        cursor = conn.execute(sql, params)
-        done = 0
-        while True:
+        conn.execute("BEGIN")  # one read snapshot for images and predictions
+        try:
+            active = {kind: store.active_model(kind) for kind in MODEL_KINDS}
+            n = int(conn.execute("SELECT count(*) FROM images").fetchone()[0])
+            index._allocate(n, active)
+            done = index._load_images(conn, n, progress, cancel)
+            if done != n:
+                index._truncate(done)
+            index._load_labelled(conn)
+            for kind, model in active.items():
+                if model is not None:
+                    index._load_predictions(conn, kind, int(model["id"]))
+        finally:
+            conn.execute("COMMIT")
+        return index
+
+    def _load_images(self, conn: Any, n: int, progress: Optional[Callable[[int, int], None]],
+                     cancel: Optional[Callable[[], bool]]) -> int:
+        packed = (
+            f"(coalesce(recorded_count, -1) + 1) + ((coalesce(effective_count, -1) + 1) << 20) + "
+            f"({_case('label_status', LABEL_STATUSES, 0)} << 40) + ({_case('status', IMAGE_STATUSES, 0)} << 44) + "
+            f"(({_case('split', SPLITS, -1)} + 1) << 48)"
+        )
+        sql = (f"SELECT group_concat(image_id, char(31)), group_concat(packed, ','), "
+               f"group_concat(event, ','), count(*), max(image_id) FROM "
+               f"(SELECT image_id, {packed} AS packed, coalesce(label_event_id, 0) AS event FROM images "
+               f"WHERE image_id > ? ORDER BY image_id LIMIT {CHUNK})")
+        done, last = 0, ""
+        while done < n:
             if cancel is not None and cancel():
-                cursor.close()
                 raise InterruptedError("loading the browser was cancelled")
-            rows = cursor.fetchmany(CHUNK)
-            if not rows:
+            ids_text, packed_text, events_text, count, last_id = conn.execute(sql, [last]).fetchone()
+            if not count:
                 break
-            index._fill(done, rows)
-            done += len(rows)
+            ids = ids_text.encode("utf-8").split(b"\x1f")
+            if len(ids) != count:  # an id containing the separator: read this chunk row by row
+                ids = [r[0].encode("utf-8") for r in conn.execute(
+                    f"SELECT image_id FROM images WHERE image_id > ? ORDER BY image_id LIMIT {CHUNK}", [last])]
+            count = min(count, n - done)
+            values = np.fromstring(packed_text, sep=",", dtype=np.int64)[:count]
+            stop = done + count
+            id_array = np.array(ids[:count], dtype="S")
+            if id_array.dtype.itemsize > self.ids.dtype.itemsize:
+                self.ids = self.ids.astype(id_array.dtype)
+            self.ids[done:stop] = id_array
+            self.recorded[done:stop] = (values & 0xFFFFF) - 1
+            self.effective[done:stop] = ((values >> 20) & 0xFFFFF) - 1
+            self.label_status[done:stop] = (values >> 40) & 0xF
+            self.status[done:stop] = (values >> 44) & 0xF
+            self.split[done:stop] = ((values >> 48) & 0xF) - 1
+            self.event_id[done:stop] = np.fromstring(events_text, sep=",", dtype=np.int64)[:count]
+            done, last = stop, last_id
             if progress is not None:
                 progress(done, n)
-        if done != n:  # rows added or removed while loading: trim to what was read
-            index._truncate(done)
-        return index
+        return done
+
+    def _load_labelled(self, conn: Any) -> None:
+        """Reviewer, time and reason of the images that have label events (usually few)."""
+        rows = conn.execute("SELECT image_id, reviewed_by, reviewed_at, label_reason FROM images "
+                            "WHERE label_event_id IS NOT NULL").fetchall()
+        if not rows:
+            return
+        pos = self._positions_of([r[0] for r in rows])
+        ok = pos >= 0
+        for p, r in zip(pos[ok], [r for r, good in zip(rows, ok) if good]):
+            self.reviewed_by[p] = self._user_code(r[1])
+            self.reviewed_at[p] = r[2]
+            self.label_reason[p] = r[3]
+
+    def _load_predictions(self, conn: Any, kind: str, model_id: int) -> None:
+        q = "coalesce(CAST(round({0} * 1000000) AS INTEGER), -999999999999)"
+        sql = (f"SELECT group_concat(image_id, char(31)), group_concat(predicted, ','), "
+               f"group_concat({q.format('confidence')}, ','), group_concat({q.format('mismatch')}, ','), "
+               f"group_concat({q.format('label_issue')}, ','), count(*) FROM predictions WHERE model_id = ?")
+        ids_text, *columns, count = conn.execute(sql, [model_id]).fetchone()
+        if not count:
+            return
+        ids = ids_text.encode("utf-8").split(b"\x1f")
+        if len(ids) != count:
+            ids = [r[0].encode("utf-8") for r in conn.execute(
+                "SELECT image_id FROM predictions WHERE model_id = ?", [model_id])]
+        values = np.stack([np.fromstring(c, sep=",", dtype=np.int64)[:count] for c in columns], axis=1)
+        keys = np.array(ids, dtype="S")
+        if keys.shape == self.ids.shape and np.array_equal(keys, self.ids):
+            pos = np.arange(len(self), dtype=np.int64)  # every image scored: rows line up
+        else:
+            pos = self._positions_of(keys)
+            ok = pos >= 0
+            pos, values = pos[ok], values[ok]
+        m = self.models[kind]
+        m.predicted[pos] = values[:, 0]
+
+        def scaled(col: np.ndarray) -> np.ndarray:
+            out = col.astype(np.float64) / 1e6
+            out[col == -999999999999] = np.nan
+            return out.astype(np.float32)
+
+        m.confidence[pos] = scaled(values[:, 1])
+        m.mismatch[pos] = scaled(values[:, 2])
+        m.label_issue[pos] = scaled(values[:, 3])
+
+    def _positions_of(self, ids: Sequence[Any]) -> np.ndarray:
+        """Positions of ids (str or UTF-8 bytes), -1 where unknown."""
+        if isinstance(ids, np.ndarray):
+            keys = ids
+        else:
+            keys = np.array([i.encode("utf-8") if isinstance(i, str) else i for i in ids], dtype="S")
+        if keys.size == 0 or len(self) == 0:
+            return np.full(keys.size, -1, np.int64)
+        pos = np.minimum(np.searchsorted(self.ids, keys), len(self) - 1)
+        return np.where(self.ids[pos] == keys, pos, -1).astype(np.int64)
 
     def _allocate(self, n: int, active: dict[str, Optional[dict[str, Any]]]) -> None:
         self.ids = np.zeros(n, dtype="S1")
@@ -163,30 +263,6 @@ class BrowseIndex:
                 predicted=np.full(n, -1, np.int16), confidence=np.full(n, np.nan, np.float32),
                 mismatch=np.full(n, np.nan, np.float32), label_issue=np.full(n, np.nan, np.float32))
         self._sort_cache.clear()
-
-    def _fill(self, start: int, rows: list[tuple[Any, ...]]) -> None:
-        cols = list(zip(*rows))
-        stop = start + len(rows)
-        ids = np.array(cols[0], dtype="S")
-        if ids.dtype.itemsize > self.ids.dtype.itemsize:
-            self.ids = self.ids.astype(ids.dtype)
-        self.ids[start:stop] = ids
-        self.recorded[start:stop] = cols[1]
-        self.effective[start:stop] = cols[2]
-        self.label_status[start:stop] = cols[3]
-        self.status[start:stop] = cols[4]
-        self.split[start:stop] = cols[5]
-        self.event_id[start:stop] = cols[6]
-        self.reviewed_by[start:stop] = [self._user_code(u) for u in cols[7]]
-        self.reviewed_at[start:stop] = cols[8]
-        self.label_reason[start:stop] = cols[9]
-        for k, kind in enumerate(MODEL_KINDS):
-            m = self.models[kind]
-            base = 10 + 4 * k
-            m.predicted[start:stop] = cols[base]
-            m.confidence[start:stop] = np.array(cols[base + 1], dtype=np.float32)
-            m.mismatch[start:stop] = np.array(cols[base + 2], dtype=np.float32)
-            m.label_issue[start:stop] = np.array(cols[base + 3], dtype=np.float32)
 
     def _truncate(self, n: int) -> None:
         for name in ("ids", "recorded", "effective", "label_status", "status", "split", "event_id",
@@ -218,12 +294,8 @@ class BrowseIndex:
 
     def positions(self, image_ids: Iterable[str]) -> np.ndarray:
         """Row positions of the ids that exist (unknown ids are dropped)."""
-        keys = np.array([i.encode("utf-8") for i in image_ids], dtype="S")
-        if keys.size == 0 or len(self) == 0:
-            return np.zeros(0, np.int64)
-        pos = np.searchsorted(self.ids, keys)
-        pos = np.minimum(pos, len(self) - 1)
-        return pos[self.ids[pos] == keys].astype(np.int64)
+        pos = self._positions_of(list(image_ids))
+        return pos[pos >= 0]
 
     def label_text(self, pos: int) -> str:
         status = LABEL_STATUSES[self.label_status[pos]]
@@ -328,6 +400,12 @@ class BrowseIndex:
             return order.copy()
         return order[self.mask(f, text_positions)[order]]
 
+    def warm(self, keys: Sequence[str] = ("mismatch", "resnet_conf", "svm_conf", "issue")) -> None:
+        """Compute (and cache) the slower float sort orders now, e.g. in the thread that loaded the index."""
+        for key in keys:
+            for descending in (True, False):
+                self.sort_order(key, descending)
+
     def sort_order(self, key: str, descending: bool = False) -> np.ndarray:
         """Permutation of all rows by key; ties keep id order; missing values (-1/NaN) go last. Cached."""
         if key not in SORT_KEYS:
@@ -341,52 +419,61 @@ class BrowseIndex:
                 order = order[::-1].copy()
         else:
             values = self._sort_values(key)
-            missing = np.isnan(values)
-            values = np.where(missing, np.inf, -values if descending else values)
+            if values.dtype.kind == "f":
+                order = _float_order(values, descending)
+                self._sort_cache[(key, descending)] = order
+                return order
+            else:  # small integers: missing is -1; numpy sorts 16-bit keys with a radix sort
+                missing = values < 0
+                values = np.where(missing, np.int32(1 << 15) - 1, -values if descending else values)
+                values = values.astype(np.int16)
             order = np.argsort(values, kind="stable").astype(np.int64)
         self._sort_cache[(key, descending)] = order
         return order
 
     def _sort_values(self, key: str) -> np.ndarray:
-        """A float64 sort key (NaN = missing)."""
-        def ints(a: np.ndarray, missing: int = -1) -> np.ndarray:
-            v = a.astype(np.float64)
-            v[a == missing] = np.nan
-            return v
+        """The sort key of every row: float (NaN = missing) or non-negative int below 32767 (-1 = missing)."""
+        def small(a: np.ndarray) -> np.ndarray:
+            return np.clip(a.astype(np.int32), -1, 32766)
 
         if key == "recorded":
-            return ints(self.recorded)
+            return small(self.recorded)
         if key == "label":  # effective count, then status; uncountable/excluded after all counts
-            v = ints(self.effective)
-            v = np.where(np.isnan(v), 100_000.0, v) * 10 + self.label_status
-            return v
+            count = np.where(self.effective < 0, 3000, np.minimum(self.effective, 2999))
+            return count.astype(np.int32) * 8 + self.label_status
         if key in ("resnet", "svm"):
             m = self.models.get(key)
-            return ints(m.predicted) if m else np.full(len(self), np.nan)
+            return small(m.predicted) if m else np.full(len(self), -1, np.int32)
         if key in ("resnet_conf", "svm_conf"):
             m = self.models.get(key.split("_")[0])
-            return m.confidence.astype(np.float64) if m else np.full(len(self), np.nan)
+            return m.confidence if m else np.full(len(self), np.nan, np.float32)
         if key == "mismatch":
-            return self.mismatch_score().astype(np.float64)
+            return self.mismatch_score()
         if key == "issue":
-            return self.issue_score().astype(np.float64)
+            return self.issue_score()
         if key == "status":
-            return self.status.astype(np.float64)
+            return small(self.status)
         if key == "split":
-            return ints(self.split.astype(np.int32))
+            return small(self.split)
         if key == "reviewed_by":
             names = sorted((u for u in self.users if u is not None), key=str.lower)
-            rank = np.array([np.nan if u is None else names.index(u) for u in self.users], np.float64)
-            return rank[self.reviewed_by]
+            rank = np.array([-1 if u is None else names.index(u) for u in self.users], np.int32)
+            return small(rank[self.reviewed_by])
         if key == "reviewed_at":  # event ids grow with time, so they order reviews chronologically
-            return ints(self.event_id, 0)
+            return np.where(self.event_id > 0, self.event_id.astype(np.float64), np.nan)
         raise ValueError(key)
 
-    def queue_order(self, f: BrowseFilter = BrowseFilter()) -> np.ndarray:
-        """The audit queue: scored rows passing the filter, highest mismatch score first."""
-        from dataclasses import replace
+    def queue_order(self, f: BrowseFilter = BrowseFilter(), key: str = "mismatch",
+                    text_positions: Optional[np.ndarray] = None) -> np.ndarray:
+        """A review queue: rows passing the filter that have a `key` score, highest score first.
 
-        return self.select(replace(f, scored_only=True), "mismatch", descending=True)
+        key "mismatch" is the audit queue (predicted vs recorded count); "issue" ranks by label-issue score.
+        """
+        order = self.sort_order(key, descending=True)
+        keep = ~np.isnan(self._sort_values(key).astype(np.float32))
+        if not f.is_empty():
+            keep &= self.mask(f, text_positions)
+        return order[keep[order]]
 
     def reviewed_mask(self) -> np.ndarray:
         """Rows with a standing decision (a reset back to the recorded count counts as unreviewed)."""

@@ -1,0 +1,54 @@
+"""QSettings kept as an INI file in binaudit's data directory (BINAUDIT_HOME in tests)."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Any, Optional
+
+from PySide6.QtCore import QSettings
+
+from binaudit.core.workspace import data_home
+
+LAST_WORKSPACE = "workspace/last"
+AUDITOR = "labels/auditor"
+BLIND = "audit/blind"
+GEOMETRY = "window/geometry"
+STATE = "window/state"
+SPLITTER = "window/splitter"
+VIEW_MODE = "browser/view"
+DEVICE = "models/device"
+
+
+def settings() -> QSettings:
+    path = data_home() / "settings.ini"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return QSettings(str(path), QSettings.Format.IniFormat)
+
+
+def get(key: str, default: Any = None) -> Any:
+    return settings().value(key, default)
+
+
+def get_bool(key: str, default: bool = False) -> bool:
+    value = settings().value(key, default)
+    if isinstance(value, str):
+        return value.lower() in ("1", "true", "yes")
+    return bool(value)
+
+
+def put(key: str, value: Any) -> None:
+    s = settings()
+    s.setValue(key, value)
+    s.sync()
+
+
+def auditor() -> Optional[str]:
+    name = get(AUDITOR)
+    return str(name).strip() if name and str(name).strip() else None
+
+
+def default_auditor_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (containers)
+        return ""

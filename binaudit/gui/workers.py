@@ -1,0 +1,93 @@
+"""Run a Python function on a QThreadPool and get its result back on the GUI thread as a signal."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any, Callable, Optional
+
+import shiboken6
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+log = logging.getLogger("binaudit.gui")
+
+
+class Cancelled(Exception):
+    """A task cancelled before it ran (reported through failed, so its owner always hears back)."""
+
+
+class TaskSignals(QObject):
+    finished = Signal(object)   # the function's return value
+    failed = Signal(object)     # the exception (with __traceback_text__ set)
+    progress = Signal(int, int)
+
+
+class Task(QRunnable):
+    """fn(*args, **kwargs) in a worker thread; results arrive through queued signals on the GUI thread.
+
+    The signals object lives in the thread that created the task (the GUI thread), so connected
+    slots run there. Keep a reference to the task while it runs if you need to cancel it.
+    """
+
+    def __init__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any):
+        super().__init__()
+        self.setAutoDelete(False)
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+        self.signals = TaskSignals()
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def run(self) -> None:
+        try:
+            if self.cancelled:
+                raise Cancelled("cancelled before it started")
+            result = self.fn(*self.args, **self.kwargs)
+        except BaseException as exc:  # reported to the GUI thread, never lost in the worker
+            exc.__traceback_text__ = traceback.format_exc()  # type: ignore[attr-defined]
+            try:
+                self.signals.failed.emit(exc)
+            except RuntimeError:  # the receiver is gone (window closed)
+                log.debug("task failure after shutdown: %s", exc)
+            return
+        try:
+            self.signals.finished.emit(result)
+        except RuntimeError:
+            pass
+
+
+_running: set[Task] = set()
+
+
+def start(fn: Callable[..., Any], *args: Any, on_done: Optional[Callable[[Any], None]] = None,
+          on_error: Optional[Callable[[BaseException], None]] = None, pool: Optional[QThreadPool] = None,
+          priority: int = 0, owner: Optional[QObject] = None, **kwargs: Any) -> Task:
+    """Start fn in the pool (global by default); on_done/on_error run on the GUI thread.
+
+    With an owner, the callbacks are skipped once the owner has been deleted (a closed window).
+    """
+    task = Task(fn, *args, **kwargs)
+    _running.add(task)
+
+    def gone() -> bool:
+        return owner is not None and not shiboken6.isValid(owner)
+
+    def finish(result: Any) -> None:
+        _running.discard(task)
+        if on_done is not None and not gone():
+            on_done(result)
+
+    def fail(exc: BaseException) -> None:
+        _running.discard(task)
+        if gone() or isinstance(exc, Cancelled):
+            return
+        if on_error is not None:
+            on_error(exc)
+        else:
+            log.error("background task failed: %s", getattr(exc, "__traceback_text__", exc))
+
+    task.signals.finished.connect(finish)
+    task.signals.failed.connect(fail)
+    (pool or QThreadPool.globalInstance()).start(task, priority)
+    return task
