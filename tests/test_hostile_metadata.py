@@ -88,7 +88,7 @@ def test_extremes_are_refused_fast(name: str) -> None:
     start = time.perf_counter()
     record = outcome(data)
     elapsed = time.perf_counter() - start
-    assert elapsed < 0.5, f"{name} took {elapsed:.2f}s"
+    assert elapsed < 2.0, f"{name} took {elapsed:.2f}s"  # ~40 ms on an idle core
     if name == "path-like image_fname" or name == "absolute image_fname":
         assert record is not None and record.image_fname  # kept as text only, never used as a path
     else:
