@@ -3,7 +3,112 @@
 from __future__ import annotations
 
 import argparse
+import sys
+
+
+MODEL_KINDS = ("resnet", "svm")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """`binaudit train ...` is `python -m training ...` (same arguments, same JSON-lines stream)."""
+    from training.__main__ import main as training_main
+
+    return training_main(list(args.args))
+
+
+def _models_to_score(store, args: argparse.Namespace) -> list[int]:
+    if args.model is not None:
+        if store.get_model(args.model) is None:
+            raise SystemExit(f"binaudit: no model {args.model} in this workspace (see `binaudit info`)")
+        return [args.model]
+    kinds = MODEL_KINDS if args.kind == "all" else (args.kind,)
+    ids = [int(m["id"]) for m in (store.active_model(k) for k in kinds) if m]
+    if not ids:
+        raise SystemExit("binaudit: no active model to score with; train one (`binaudit train ...`) and activate it")
+    return ids
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    """Score every usable image with a model (or the active ones); already-scored images are skipped."""
+    from binaudit.cli import _open_store, progress_bar
+    from binaudit.ml.device import DeviceUnavailable
+    from binaudit.ml.modelfiles import ModelFileError
+    from binaudit.ml.scoring import score_images
+
+    _, store = _open_store(args.db)
+    with store:
+        failed = 0
+        for model_id in _models_to_score(store, args):
+            kind = store.get_model(model_id)["kind"]
+            try:
+                with progress_bar(f"score with model {model_id} ({kind})", "img") as bar:
+                    summary = score_images(store, model_id, device=args.device, batch_size=args.batch_size,
+                                           num_workers=args.workers, force=args.force, progress=bar)
+            except (ModelFileError, DeviceUnavailable) as exc:
+                print(f"binaudit: model {model_id}: {exc}", file=sys.stderr)
+                failed += 1
+                continue
+            print(summary.describe())
+            for image_id, why in list(summary.error_messages.items())[:10]:
+                print(f"  unreadable {image_id}: {why}")
+    return 1 if failed else 0
+
+
+def _cell(model, pos: int) -> str:
+    if model is None or not model.active or model.predicted[pos] < 0:
+        return "-"
+    return f"{int(model.predicted[pos])} ({model.confidence[pos]:.2f})"
+
+
+def cmd_queue(args: argparse.Namespace) -> int:
+    """Print the top of a review queue from the active models' stored predictions (as the app orders it)."""
+    from binaudit.cli import _open_store
+    from binaudit.core.browse import BrowseFilter, BrowseIndex
+
+    _, store = _open_store(args.db)
+    with store:
+        index = BrowseIndex.load(store)
+    if not index.model_kinds():
+        raise SystemExit("binaudit: no active model with predictions; run `binaudit score --active` first")
+    key = "issue" if args.by == "label-issue" else "mismatch"
+    order = index.queue_order(BrowseFilter() if args.all else BrowseFilter(reviewed=False), key=key)
+    scores = index.issue_score() if key == "issue" else index.mismatch_score()
+    resnet, svm = index.models.get("resnet"), index.models.get("svm")
+    title = "label-issue queue (curators)" if key == "issue" else "mismatch queue (auditors)"
+    print(f"{title}: top {min(args.top, len(order))} of {len(order)}")
+    print(f"{'rank':>4}  {'image':<12} {'recorded':>8}  {'label':<22} {'resnet':>10} {'svm':>10} {'score':>7}")
+    for rank, pos in enumerate(order[:args.top], start=1):
+        recorded = "-" if index.recorded[pos] < 0 else str(int(index.recorded[pos]))
+        print(f"{rank:>4}  {index.image_id(pos):<12} {recorded:>8}  {index.label_text(pos)[:22]:<22} "
+              f"{_cell(resnet, pos):>10} {_cell(svm, pos):>10} {scores[pos]:>7.3f}")
+    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add score, queue and train to the `binaudit` parser."""
+    # prefix_chars no argument uses: every word after "train", --help included, goes to python -m training
+    p = sub.add_parser("train", add_help=False, prefix_chars="\x00",
+                       help="train models: `binaudit train --help` (python -m training)")
+    p.add_argument("args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("score", help="score every image with a model and store the predictions")
+    p.add_argument("--db", help="workspace folder or database (default: the demo workspace)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--model", type=int, help="model id (see `binaudit info`)")
+    which.add_argument("--active", action="store_true", help="the active model(s) (the default)")
+    p.add_argument("--kind", choices=(*MODEL_KINDS, "all"), default="all", help="with --active: which kind")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--force", action="store_true", help="rescore images this model already scored")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--workers", type=int, default=2, help="decoding processes")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("queue", help="print the top of the review queue from stored predictions")
+    p.add_argument("--db", help="workspace folder or database (default: the demo workspace)")
+    p.add_argument("--top", type=int, default=20)
+    p.add_argument("--by", choices=("mismatch", "label-issue"), default="mismatch")
+    p.add_argument("--all", action="store_true", help="include images already reviewed")
+    p.set_defaults(func=cmd_queue)
+
+

@@ -1,0 +1,70 @@
+"""Feature matrices for the SVM and the classic baselines, computed exactly as SVM scoring computes them
+(binaudit.ml.svm.FeatureSpec on the decoded photo), in DataLoader worker processes."""
+
+from __future__ import annotations
+
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from binaudit.ml.preprocess import ImageDecodeError, decode_image
+from binaudit.ml.svm import FeatureSpec
+
+from .stream import Stopped, TrainingFailed
+
+
+class _Features(Dataset):
+    def __init__(self, paths: Sequence[str], spec: FeatureSpec):
+        self.paths, self.spec = list(paths), spec
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, k: int) -> tuple[int, Optional[np.ndarray], str]:
+        try:
+            return k, self.spec(decode_image(self.paths[k])), ""
+        except ImageDecodeError as exc:
+            return k, None, str(exc)
+
+
+def _collate(batch: list) -> list:
+    return batch
+
+
+def extract_features(paths: Sequence[str], spec: FeatureSpec, workers: int = 0,
+                     progress: Optional[Callable[[int, int], None]] = None,
+                     should_stop: Callable[[], bool] = lambda: False) -> np.ndarray:
+    """(n, d) float32 features for the photos; TrainingFailed names unreadable ones."""
+    out: list[Optional[np.ndarray]] = [None] * len(paths)
+    bad: list[str] = []
+    loader = DataLoader(_Features(paths, spec), batch_size=32, num_workers=workers, collate_fn=_collate)
+    done = 0
+    for batch in loader:
+        for k, feats, error in batch:
+            out[k] = feats
+            if feats is None:
+                bad.append(error)
+        done += len(batch)
+        if progress:
+            progress(done, len(paths))
+        if should_stop():
+            raise Stopped()
+    if bad:
+        raise TrainingFailed(f"{len(bad)} image(s) cannot be read ({'; '.join(bad[:5])}); "
+                             "fix or re-import them, or mark them excluded")
+    if not paths:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.stack(out).astype(np.float32)
+
+
+_LIMITS: list = []
+
+
+def set_threads(threads: int) -> None:
+    """Cap torch's threads and the BLAS/OpenMP pools of numpy, scipy and scikit-learn (0 = leave them)."""
+    if threads:
+        from threadpoolctl import threadpool_limits
+        torch.set_num_threads(threads)
+        _LIMITS.append(threadpool_limits(limits=threads))

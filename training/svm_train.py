@@ -1,0 +1,138 @@
+"""An SVM run: features, optional cross-validated search, fit on train, temperature calibrated on val,
+test metrics, k-fold out-of-fold probabilities for the label-issue score, model files, registration."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from binaudit.ml import modelfiles
+from binaudit.ml.svm import TorchSVM, fit_svm
+
+from .data import check_trainable
+from .features import extract_features
+from .metrics import classification_metrics
+from .report import write_report
+from .session import Session
+from .svm_config import SVMConfig
+from .stream import StopFlag, Stopped
+
+log = logging.getLogger("training")
+
+
+def _fit(X: np.ndarray, y: np.ndarray, cfg: SVMConfig, C: float, gamma: Any):
+    return fit_svm(X, y, kernel=cfg.kernel, C=C, gamma=gamma, n_components=cfg.pca or None, degree=cfg.degree,
+                   random_state=cfg.seed)
+
+
+def search(X: np.ndarray, y: np.ndarray, cfg: SVMConfig) -> tuple[float, Any, dict]:
+    """Small cross-validated grid around the configured C and gamma; returns the best (C, gamma)."""
+    pca: Any = PCA(n_components=min(cfg.pca, int(0.6 * len(X)), X.shape[1]), svd_solver="randomized",
+                   random_state=cfg.seed) if cfg.pca else "passthrough"
+    pipe = Pipeline([("scale", StandardScaler()), ("pca", pca),
+                     ("svc", SVC(kernel=cfg.kernel, degree=cfg.degree, random_state=cfg.seed))])
+    grid = {"svc__C": [cfg.C / 10, cfg.C, cfg.C * 10], "svc__gamma": ["scale", 1e-3, 1e-2]}
+    found = GridSearchCV(pipe, grid, cv=_splitter(y, 3, cfg.seed), n_jobs=1).fit(X.astype(np.float64), y)
+    return found.best_params_["svc__C"], found.best_params_["svc__gamma"], {
+        "best_cv_accuracy": float(found.best_score_), "grid": {k: [str(v) for v in vs] for k, vs in grid.items()}}
+
+
+def _splitter(y: np.ndarray, folds: int, seed: int):
+    """Stratified k-fold when every class has k members, plain shuffled k-fold otherwise."""
+    counts = np.bincount(y)
+    smallest = int(counts[counts > 0].min())
+    if smallest >= folds:
+        return StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return KFold(n_splits=folds, shuffle=True, random_state=seed)
+
+
+def to_full_probs(svm: TorchSVM, X: np.ndarray, num_classes: int) -> np.ndarray:
+    """Calibrated probabilities over counts 0..num_classes-1 (classes the SVM never saw get 0)."""
+    probs = np.zeros((len(X), num_classes))
+    probs[:, np.asarray(svm.classes, dtype=np.int64)] = svm.predict_proba(X)
+    return probs
+
+
+def out_of_fold(X: np.ndarray, y: np.ndarray, cfg: SVMConfig, C: float, gamma: Any, temperature: float,
+                num_classes: int, emit, stop: StopFlag) -> np.ndarray:
+    """k-fold out-of-fold probabilities: every image scored by a model that never trained on it."""
+    folds = max(2, min(cfg.folds, len(y)))
+    splitter = _splitter(y, folds, cfg.seed)
+    oof = np.zeros((len(y), num_classes))
+    for k, (fit_idx, held_idx) in enumerate(splitter.split(X, y), start=1):
+        if stop:
+            raise Stopped()
+        svm = TorchSVM.from_pipeline(_fit(X[fit_idx], y[fit_idx], cfg, C, gamma))
+        svm.temperature = temperature
+        oof[held_idx] = to_full_probs(svm, X[held_idx], num_classes)
+        emit("progress", stage="out-of-fold", done=k, total=folds)
+    return oof
+
+
+def train_svm(session: Session, cfg: SVMConfig, stop: StopFlag) -> int:
+    """The whole run; returns the exit code. The session's labels are loaded and its run started."""
+    s, num_classes = session, cfg.max_count + 1
+    emit = s.stream.emit
+    spec = cfg.features()
+    sets = s.sets
+    X, y = {}, {}
+    for name in ("train", "val", "test"):
+        X[name] = extract_features(sets[name].paths, spec, cfg.workers, should_stop=lambda: bool(stop),
+                                   progress=lambda d, t, n=name: s.stream.progress(f"features {n}", d, t))
+        y[name] = sets[name].labels
+    C, gamma, search_info = cfg.C, cfg.gamma_value(), {}
+    if cfg.search:
+        C, gamma, search_info = search(X["train"], y["train"], cfg)
+        emit("progress", stage="search", done=1, total=1, best={"C": C, "gamma": gamma, **search_info})
+    started = time.perf_counter()
+    pipe = _fit(X["train"], y["train"], cfg, C, gamma)
+    svm = TorchSVM.from_pipeline(pipe)
+    svm.calibrate(X["val"], y["val"])
+    fit_seconds = time.perf_counter() - started
+    emit("progress", stage="fit", done=1, total=1, seconds=round(fit_seconds, 2), temperature=svm.temperature)
+    report: dict[str, Any] = {"title": f"SVM run {s.run_id}", "recipe": f"svm-{cfg.kernel}", "config": asdict(cfg),
+                              "label_snapshot": s.label_snapshot, "C": C, "gamma": gamma, "search": search_info,
+                              "temperature": svm.temperature, "fit_seconds": fit_seconds,
+                              "images": s.summary(num_classes)}
+    for name in ("val", "test"):
+        if len(y[name]):
+            report[name] = classification_metrics(y[name], svm.predict(X[name]), num_classes)
+    if cfg.folds:
+        ids = sets["train"].ids + sets["val"].ids + sets["test"].ids
+        Xa = np.concatenate([X["train"], X["val"], X["test"]])
+        ya = np.concatenate([y["train"], y["val"], y["test"]])
+        oof = out_of_fold(Xa, ya, cfg, C, gamma, svm.temperature, num_classes, emit, stop)
+        s.store.write_oof(s.run_id, [(i, int(g), p.tolist()) for i, g, p in zip(ids, ya, oof)])
+        report["oof"] = {"folds": cfg.folds, "n": len(ids),
+                         **{k: v for k, v in classification_metrics(ya, oof.argmax(1), num_classes).items()
+                            if k in ("accuracy", "rmse")}}
+    main = report.get("test") if report.get("test", {}).get("n") else report["val"]
+    metrics = {"split": "test" if main is report.get("test") else "val", "accuracy": main["accuracy"],
+               "rmse": main["rmse"], "n": main["n"], "per_class": main["per_class"],
+               "val_accuracy": report["val"]["accuracy"], "val_rmse": report["val"]["rmse"]}
+    manifest = modelfiles.save_svm(svm, spec, s.run_dir / "model" / f"svm-run{s.run_id}",
+                                   classes=list(range(num_classes)), training_run=s.run_id, metrics=metrics)
+    model_id = modelfiles.register_model_file(s.store, manifest, run_id=s.run_id, label_snapshot=s.label_snapshot,
+                                              name=f"SVM {cfg.kernel} PCA{cfg.pca} {cfg.size}px (run {s.run_id})")
+    report.update(model_id=model_id, metrics=metrics, wall_seconds=round(time.time() - s.started, 1))
+    write_report(s.run_dir, report, [])
+    log.info("SVM run %s: %s accuracy %.3f, RMSE %.3f; model %s registered (not activated)", s.run_id,
+             metrics["split"], metrics["accuracy"], metrics["rmse"], model_id)
+    return s.finished(model_id, metrics)
+
+
+def prepare_svm_session(session: Session, cfg: SVMConfig) -> None:
+    session.load_labels(cfg.split, cfg.max_count, cfg.or_more)
+    check_trainable(session.sets, cfg.max_count + 1)
+    session.start_run("svm", f"svm-{cfg.kernel}", asdict(cfg))
+
+
