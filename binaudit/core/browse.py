@@ -22,6 +22,8 @@ from binaudit.core import labels as L
 MODEL_KINDS = ("resnet", "svm")
 LABEL_STATUSES = (L.RECORDED, L.CONFIRMED, L.CORRECTED, L.UNCOUNTABLE, L.EXCLUDED, L.RESET)
 IMAGE_STATUSES = abid.STATUSES
+# Larger than any model's expected |count - recorded| (at most the number of classes).
+INCONSISTENT_BONUS = 100.0
 SPLITS = ("train", "val", "test")
 CHUNK = 50_000
 
@@ -328,12 +330,16 @@ class BrowseIndex:
         return flags
 
     def mismatch_score(self) -> np.ndarray:
-        """The audit ranking: the larger of the active models' stored mismatch scores (NaN = not scored).
+        """The audit ranking (NaN = not scored): evidence that the recorded count is wrong.
 
+        The active models' stored mismatch scores (expected |count - recorded|) are averaged: two
+        independent counters disagreeing with the record is stronger evidence than either alone.
+        A record that contradicts itself (its SKU quantities do not add up to EXPECTED_QUANTITY) is
+        a variance for certain, so it gets INCONSISTENT_BONUS on top and leads the queue.
         Where a model has a prediction but no stored score, its disagreement flag times its
         confidence stands in.
         """
-        score = np.full(len(self), np.nan, np.float32)
+        scores = []
         flags = None
         for m in self.models.values():
             if not m.active:
@@ -345,8 +351,16 @@ class BrowseIndex:
                     flags = self.mismatch_flags()
                 s = s.copy()
                 s[missing] = (flags[missing] * np.nan_to_num(m.confidence[missing], nan=0.5)).astype(np.float32)
-            score = np.fmax(score, s)
-        return score
+            scores.append(s)
+        if not scores:
+            return np.full(len(self), np.nan, np.float32)
+        stacked = np.vstack(scores)
+        scored = ~np.isnan(stacked)
+        total = np.where(scored, stacked, 0).sum(axis=0)
+        count = scored.sum(axis=0)
+        score = np.where(count > 0, total / np.maximum(count, 1), np.nan).astype(np.float32)
+        inconsistent = self.status == IMAGE_STATUSES.index(abid.STATUS_INCONSISTENT)
+        return np.where(inconsistent & (count > 0), score + INCONSISTENT_BONUS, score).astype(np.float32)
 
     def issue_score(self) -> np.ndarray:
         score = np.full(len(self), np.nan, np.float32)
