@@ -51,14 +51,16 @@ def build_dataset(root: Path, n: int) -> None:
     meta.mkdir()
     buf = io.BytesIO()
     Image.new("RGB", (96, 64), (200, 180, 60)).save(buf, "JPEG", quality=80)
-    template = root / "template.jpg"
-    template.write_bytes(buf.getvalue())
     for i in range(1, n + 1):
+        template = root / f"template-{i // 50_000}.jpg"  # ext4 allows 65,000 links per file
+        if not template.exists():
+            template.write_bytes(buf.getvalue())
         image_id = f"{i:05d}" if i < 100000 else str(i)
         record = metadata_record(i)
         (meta / f"{image_id}.json").write_text(json.dumps(record, indent=4, sort_keys=True))
         os.link(template, images / f"{image_id}.jpg")
-    template.unlink()
+    for template in root.glob("template-*.jpg"):
+        template.unlink()
 
 
 def drop_page_cache_hint(root: Path) -> None:

@@ -8,6 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from binaudit.core.importer import import_dataset
@@ -133,3 +134,21 @@ def test_import_cli_creates_workspace(tmp_path: Path, sample_dir: Path) -> None:
     assert main(["import", str(copy), "--db", str(tmp_path / "ws")]) == 0
     with Store.open(tmp_path / "ws" / "workspace.db") as s:
         assert s.count_images() == 11
+
+
+def test_bulk_import_indexes_text_once_and_recovers_when_interrupted(tmp_path: Path, store: Store,
+                                                                      synth_dataset: Path, monkeypatch) -> None:
+    from binaudit.core import importer
+    from binaudit.core.progress import Cancelled
+
+    monkeypatch.setattr(importer, "BULK_THRESHOLD", 10)
+    monkeypatch.setattr(importer, "BATCH_SIZE", 40)
+    calls = []
+    with pytest.raises(Cancelled):  # stopped after the first batch: rows in, text index not yet built
+        import_dataset(store, synth_dataset, cancel=lambda: bool(calls.append(1)) or len(calls) > 1)
+    assert not store.search_index_complete()
+    import_dataset(store, synth_dataset)
+    assert store.search_index_complete()
+    name = store.query("SELECT name FROM items LIMIT 1")[0]["name"]
+    word = max(name.split(), key=len)
+    assert store.search_items(word)

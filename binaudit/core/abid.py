@@ -117,11 +117,15 @@ _KEY_TOKEN = re.compile(rb'"\s*:')
 
 
 def _count_keys(doc: Any) -> int:
-    if isinstance(doc, dict):
-        return len(doc) + sum(_count_keys(v) for v in doc.values())
-    if isinstance(doc, list):
-        return sum(_count_keys(v) for v in doc)
-    return 0
+    """Number of keys in all objects of a parsed document (iterative: no recursion limit to hit)."""
+    total, stack = 0, [doc]
+    while stack:
+        node = stack.pop()
+        values = node.values() if type(node) is dict else node
+        if type(node) is dict:
+            total += len(node)
+        stack.extend(v for v in values if type(v) is dict or type(v) is list)
+    return total
 
 
 def _loads_strict(data: bytes) -> Any:
@@ -324,7 +328,7 @@ def probe_jpeg(path: Path) -> tuple[int, int, int]:
             size = os.fstat(handle.fileno()).st_size
             if size == 0:
                 raise ImageError("file is empty (0 bytes)")
-            head = handle.read(65536)
+            head = handle.read(min(size, 65536))
             if not head.startswith(b"\xff\xd8\xff"):
                 kind = _sniff(head)
                 raise ImageError(f"file is {kind}, not a JPEG" if kind != "not a JPEG" else "file is not a JPEG")
@@ -433,7 +437,9 @@ def read_metadata_file(path: Path) -> BinRecord:
     """Read and parse a metadata file, reading at most the size limit."""
     try:
         with open(path, "rb") as handle:
-            data = handle.read(MAX_METADATA_BYTES + 1)
+            # Asking read() for the limit would allocate a megabyte per call; ask for what is there.
+            size = os.fstat(handle.fileno()).st_size
+            data = handle.read(min(size, MAX_METADATA_BYTES) + 1)
     except OSError as exc:
         raise MetadataError(f"cannot read file: {exc.strerror or exc}") from None
     return parse_metadata(data)

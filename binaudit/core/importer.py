@@ -15,6 +15,7 @@ from binaudit.core.splits import DEFAULT_RATIOS, split_for_id
 from binaudit.core.store import Store, utc_now
 
 BATCH_SIZE = 1000
+BULK_THRESHOLD = 5000  # changed records above which the text index is rebuilt once at the end
 
 
 @dataclass
@@ -125,15 +126,21 @@ def import_dataset(store: Store, root: Path | str, *, ratios: tuple[float, float
             changed.append((entry, previous is None))
     report(progress, summary.unchanged, len(entries))
     done = summary.unchanged
+    # A bulk import indexes product names once at the end: ~3x cheaper than row by row.
+    bulk = len(changed) > BULK_THRESHOLD
+    if not bulk:
+        store.ensure_search_index()  # finishes the index of an interrupted bulk import
     batches = [changed[i:i + BATCH_SIZE] for i in range(0, len(changed), BATCH_SIZE)]
     for batch, (rows, items) in zip(batches, _examine_batches(batches, ratios, workers)):
         check_cancel(cancel)
-        store.upsert_images(rows, items)
+        store.upsert_images(rows, items, index_text=not bulk)
         new = sum(is_new for _, is_new in batch)
         summary.added += new
         summary.updated += len(batch) - new
         done += len(batch)
         report(progress, done, len(entries))
+    if bulk:
+        store.rebuild_search_index()
     _mark_vanished(store, root, known, {e.image_id for e in entries}, summary)
     summary.statuses = store.status_counts()
     return summary

@@ -187,8 +187,12 @@ class Store:
     ITEM_COLUMNS = ("image_id", "sku_key", "asin", "name", "normalized_name", "quantity", "length", "length_unit",
                     "width", "width_unit", "height", "height_unit", "weight", "weight_unit")
 
-    def upsert_images(self, rows: list[dict[str, Any]], items: dict[str, list[dict[str, Any]]]) -> None:
-        """Insert or update image rows (keyed by image_id) and replace their SKU items; labels are kept."""
+    def upsert_images(self, rows: list[dict[str, Any]], items: dict[str, list[dict[str, Any]]],
+                      index_text: bool = True) -> None:
+        """Insert or update image rows (keyed by image_id) and replace their SKU items; labels are kept.
+
+        index_text=False leaves the full-text index to one `ensure_search_index()` after a bulk import.
+        """
         if not rows:
             return
         cols = self.IMAGE_IMPORT_COLUMNS
@@ -205,7 +209,7 @@ class Store:
         with self.write():
             conn = self.db.conn
             ids = [r["image_id"] for r in rows]
-            if self._scalar("SELECT 1 FROM items LIMIT 1"):
+            if index_text and self._scalar("SELECT 1 FROM items LIMIT 1"):
                 for chunk in _chunks(ids, 500):
                     marks = ",".join("?" * len(chunk))
                     conn.execute(f"INSERT INTO items_fts(items_fts, rowid, {fts}) SELECT 'delete', rowid, {fts} "
@@ -215,7 +219,9 @@ class Store:
             first_new = int(self._scalar("SELECT coalesce(max(id), 0) FROM items")) + 1
             conn.executemany(f"INSERT INTO items ({', '.join(self.ITEM_COLUMNS)}) "
                              f"VALUES ({', '.join('?' * len(self.ITEM_COLUMNS))})", item_values)
-            conn.execute(f"INSERT INTO items_fts(rowid, {fts}) SELECT id, {fts} FROM items WHERE id >= ?", [first_new])
+            if index_text:
+                conn.execute(f"INSERT INTO items_fts(rowid, {fts}) SELECT id, {fts} FROM items WHERE id >= ?",
+                             [first_new])
 
     def import_fingerprints(self) -> dict[str, tuple[Any, ...]]:
         """image_id -> (image mtime_ns, image size, metadata mtime_ns, metadata size, path, metadata path)."""
@@ -517,6 +523,14 @@ class Store:
     def rebuild_search_index(self) -> None:
         with self.write():
             self.db.conn.execute("INSERT INTO items_fts(items_fts) VALUES ('rebuild')")
+
+    def search_index_complete(self) -> bool:
+        """Whether every item is in the full-text index (false after an interrupted bulk import)."""
+        return self._scalar("SELECT count(*) FROM items") == self._scalar("SELECT count(*) FROM items_fts_docsize")
+
+    def ensure_search_index(self) -> None:
+        if not self.search_index_complete():
+            self.rebuild_search_index()
 
 
 def _check_writable_folder(folder: Path) -> None:
