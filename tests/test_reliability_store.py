@@ -80,6 +80,7 @@ def test_sigkill_never_loses_an_acknowledged_label(tmp_path: Path) -> None:
             assert len(stored_ks - set(acknowledged)) <= kills, "more than one in-flight label per kill"
             assert_cache_matches_events(store)
     assert kills >= 20 and len(acknowledged) >= 1000
+    print(f"crash safety: {kills} SIGKILLs, {len(acknowledged)} acknowledged labels, none lost")
 
 
 def test_two_writers_detect_every_stale_edit_and_store_everything(tmp_path: Path) -> None:
@@ -105,6 +106,7 @@ def test_two_writers_detect_every_stale_edit_and_store_everything(tmp_path: Path
             assert store.get_event(event_id).previous_event_id == expected
         assert_cache_matches_events(store)
     assert stale > 0, "the two writers never collided; the test would prove nothing"
+    print(f"two writers: 1000 events stored, {stale} stale edits detected and re-applied knowingly")
 
 
 def test_disk_full_gives_a_clear_message_and_keeps_saved_labels(tmp_path: Path) -> None:
