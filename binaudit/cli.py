@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -86,13 +87,22 @@ def cmd_gui(args: argparse.Namespace) -> int:
     return _launch_gui(Workspace.at(args.workspace) if args.workspace else None)
 
 
+def _no_display() -> bool:
+    """True on a Linux machine with no screen to open a window on (and no Qt platform chosen)."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return False
+    return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def _launch_gui(workspace: Optional[Workspace]) -> int:
-    try:
-        from binaudit.gui.app import run_app
-    except ImportError as exc:  # the GUI layer is optional at this stage of the project
-        print(f"binaudit: the desktop app is not available ({exc}); the workspace is ready: "
-              f"{workspace.db_path if workspace else ''}")
+    if _no_display():
+        where = f" on {workspace.root}" if workspace else ""
+        print(f"binaudit: no display to open the app{where}; on a desktop run `binaudit gui"
+              f"{' ' + str(workspace.root) if workspace else ''}` (or set QT_QPA_PLATFORM=offscreen)",
+              file=sys.stderr)
         return 0
+    from binaudit.gui.app import run_app
+
     return run_app(workspace)
 
 
