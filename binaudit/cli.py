@@ -126,13 +126,16 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     _, store = _open_store(args.db)
     out = Path(args.out)
-    with store, progress_bar(f"export {args.what}", "img") as bar:
-        if args.what == "results":
-            n = export.export_audit_results(store, out, fmt=args.format, reviewed_only=not args.all)
-        elif args.what == "metadata":
-            n = export.export_corrected_metadata(store, out, progress=bar)
-        else:
-            n = export.export_image_folders(store, out, link=args.link, progress=bar)
+    try:
+        with store, progress_bar(f"export {args.what}", "img") as bar:
+            if args.what == "results":
+                n = export.export_audit_results(store, out, fmt=args.format, reviewed_only=not args.all)
+            elif args.what == "metadata":
+                n = export.export_corrected_metadata(store, out, progress=bar)
+            else:
+                n = export.export_image_folders(store, out, link=args.link, progress=bar)
+    except export.ExportError as exc:
+        raise SystemExit(f"binaudit: {exc}")
     print(f"exported {n} images to {out}")
     return 0
 

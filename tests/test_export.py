@@ -75,3 +75,16 @@ def test_export_cli(synth_store: Store, tmp_path: Path) -> None:
     relabel_some(synth_store)
     assert main(["export", "results", str(tmp_path / "out.json"), "--db", str(synth_store.path)]) == 0
     assert json.loads((tmp_path / "out.json").read_text())["results"]
+
+
+def test_export_never_replaces_a_folder_that_is_not_an_export(tmp_path: Path, synth_store: Store) -> None:
+    from binaudit.core.export import ExportError
+
+    documents = tmp_path / "Documents"
+    documents.mkdir()
+    (documents / "thesis.txt").write_text("precious")
+    with pytest.raises(ExportError, match="not an earlier binaudit export"):
+        export_image_folders(synth_store, documents)
+    assert (documents / "thesis.txt").read_text() == "precious"
+    export_image_folders(synth_store, tmp_path / "folders")
+    export_image_folders(synth_store, tmp_path / "folders")  # an earlier export is replaced

@@ -50,7 +50,7 @@ def test_scores_are_stored_and_consistent(ws):
         assert p.shape == (6,) and abs(p.sum() - 1) < 1e-4
         assert r["predicted"] == int(p.argmax())
         assert r["expected"] == pytest.approx(float((np.arange(6) * p).sum()), abs=1e-4)
-        recorded = store.get_image(r["image_id"])["recorded_count"]
+        recorded = min(store.get_image(r["image_id"])["recorded_count"], 5)  # above the classes: "5 or more"
         want = float((p * np.abs(np.arange(6) - recorded)).sum())
         assert r["mismatch"] == pytest.approx(want, abs=1e-4)
         assert r["label_issue"] is not None and 0 <= r["label_issue"] <= 1

@@ -18,12 +18,12 @@ def test_mismatch_known_values():
         [0.0, 0.0, 1.0, 0.0],   # sure it is 2, recorded 2
         [0.0, 0.0, 1.0, 0.0],   # sure it is 2, recorded 0
         [0.5, 0.5, 0.0, 0.0],   # 0 or 1, recorded 1
-        [0.0, 0.0, 0.0, 1.0],   # recorded 7: outside the classes
+        [0.0, 0.0, 0.0, 1.0],   # recorded 7: above the classes, read as the top class ("3 or more")
         [0.25, 0.25, 0.25, 0.25],  # recorded unknown
     ])
     out = mismatch_scores(probs, np.array([2, 0, 1, 7, np.nan]))
-    assert np.allclose(out["p_differs"][:4], [0.0, 1.0, 0.5, 1.0])
-    assert np.allclose(out["expected_abs_diff"][:4], [0.0, 2.0, 0.5, 4.0])
+    assert np.allclose(out["p_differs"][:4], [0.0, 1.0, 0.5, 0.0])
+    assert np.allclose(out["expected_abs_diff"][:4], [0.0, 2.0, 0.5, 0.0])
     assert np.allclose(out["score"][:4], out["expected_abs_diff"][:4])
     assert math.isnan(out["score"][4]) and math.isnan(out["p_differs"][4])
 
@@ -70,11 +70,13 @@ def test_label_issue_adjusts_for_hard_classes():
     assert out["is_issue"][5] and not out["is_issue"][4]
 
 
-def test_label_issue_outside_and_missing_labels():
-    probs = np.array([[0.5, 0.5], [0.5, 0.5]])
-    out = label_issue_scores(probs, np.array([9, np.nan]), thresholds=np.array([0.5, 0.5]))
-    assert out["score"][0] == 1.0 and out["is_issue"][0]
-    assert math.isnan(out["score"][1]) and not out["is_issue"][1]
+def test_label_issue_above_the_classes_and_missing_labels():
+    probs = np.array([[0.1, 0.9], [0.9, 0.1], [0.5, 0.5]])
+    out = label_issue_scores(probs, np.array([9, 9, np.nan]), thresholds=np.array([0.5, 0.5]))
+    # 9 items on a 0-1 model is judged as its top class: fine where the model says 1, an issue where it says 0
+    assert out["score"][0] == pytest.approx(0.1) and not out["is_issue"][0]
+    assert out["score"][1] == pytest.approx(0.9) and out["is_issue"][1]
+    assert math.isnan(out["score"][2]) and not out["is_issue"][2]
 
 
 def test_shape_errors():

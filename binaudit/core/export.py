@@ -43,12 +43,27 @@ def write_file_atomically(path: Path, data: bytes) -> None:
         raise
 
 
+EXPORT_MARKER = ".binaudit-export"
+
+
+class ExportError(Exception):
+    """An export that would damage something; the message says what to do instead."""
+
+
 @contextmanager
 def atomic_folder(path: Path) -> Iterator[Path]:
-    """Yield a temporary folder that replaces path in one rename when the block succeeds."""
+    """Yield a temporary folder that replaces path in one rename when the block succeeds.
+
+    Only an empty folder or an earlier binaudit export (it holds EXPORT_MARKER) is ever replaced:
+    pointing an export at ~/Documents must not delete ~/Documents.
+    """
     path = Path(path)
+    if path.exists() and (not path.is_dir() or (any(path.iterdir()) and not (path / EXPORT_MARKER).exists())):
+        raise ExportError(f"{path} already exists and is not an earlier binaudit export; "
+                          "choose a new folder name (it will be created).")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    (tmp / EXPORT_MARKER).write_text(f"written by binaudit {__version__}\n")
     try:
         yield tmp
     except BaseException:

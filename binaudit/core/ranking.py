@@ -11,6 +11,12 @@ import numpy as np
 
 
 def _as_inputs(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validated (probs, labels, known mask); labels above the top class are read as the top class.
+
+    A model over 0..K-1 cannot tell 7 items from K-1 (its top class stands for "K-1 or more"), so a
+    bin recorded with more items than the model knows is judged against that class, not flagged
+    wholesale (a third of the real dataset has more than five items).
+    """
     p = np.asarray(probs, dtype=np.float64)
     if p.ndim != 2:
         raise ValueError(f"probs must be (N, K), got shape {p.shape}")
@@ -18,6 +24,7 @@ def _as_inputs(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.nd
     if lab.shape[0] != p.shape[0]:
         raise ValueError(f"{p.shape[0]} probability rows but {lab.shape[0]} labels")
     known = np.isfinite(lab)
+    lab = np.where(known, np.minimum(lab, p.shape[1] - 1), lab)
     return p, lab, known
 
 
