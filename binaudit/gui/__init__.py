@@ -22,6 +22,20 @@ Layout (each file is one piece of the window):
   workers.py      Task: a QRunnable with finished/failed signals (index loading, search, writes, import)
   device_probe.py which device the models would use, asked of a child process (torch stays out)
   resources.py    icons and the style sheet from resources/
+
+Part 2 (curation and the training loop):
+  curation.py         bulk decisions on the selected rows, the table's context menu, the Charts dock
+  charts.py           QPainter charts: LineChart, BarChart, ConfusionMatrixChart (clickable cells)
+  charts_panel.py     the Charts dock: label-vs-predicted confusion, per-class accuracy, count distributions
+  training_menu.py    TrainingMenu: setup -> subprocess -> live view / Runs dock -> compare -> activate
+  training_setup.py   the setup dialog: recipes from training.recipes, cleaned-label counts -> TrainingRequest
+  training_process.py RunMonitor (the JSON-lines stream folded into state, ETA) and TrainingProcess (QProcess)
+  training_view.py    the live run window: progress, ETA, loss/accuracy curves, LR finder plot, output
+  runs_panel.py       the Runs dock: live and past runs; reopen, cancel
+  compare_view.py     new vs active model on the same val images: metrics, confusions, flipped images
+  models_view.py      every registered model with metrics, run and label snapshot; activate / compare
+  model_jobs.py       background model work: score val images for a comparison; rescore-then-activate
+  export_dialog.py    the Export menu: audit results CSV/JSON, corrected metadata, image folder per count
 """
 
 from __future__ import annotations

@@ -59,6 +59,7 @@ class Actions:
     previous_image: QAction
     grid: QAction
     audit_queue: QAction
+    issue_queue: QAction
     blind: QAction
     fit: QAction
     actual_size: QAction
@@ -69,7 +70,20 @@ class Actions:
     reload: QAction
     shortcuts: QAction
     about: QAction
+    bulk_exclude: QAction
+    bulk_uncountable: QAction
+    bulk_count: QAction
+    retrain_resnet: QAction
+    retrain_svm: QAction
+    find_lr: QAction
+    baselines: QAction
+    models: QAction
+    export_csv: QAction
+    export_json: QAction
+    export_metadata: QAction
+    export_folders: QAction
     labelling: list[QAction] = field(default_factory=list)  # enabled only with an image on screen
+    workspace: list[QAction] = field(default_factory=list)  # part 2: enabled only with a workspace open
 
 
 def build_actions(w: QMainWindow) -> Actions:
@@ -100,6 +114,9 @@ def build_actions(w: QMainWindow) -> Actions:
                      checkable=True, icon_name="grid"),
         audit_queue=_action(w, "&Audit Queue", ("Ctrl+Shift+A",),
                             "Walk the bins ranked by mismatch score", checkable=True, icon_name="queue"),
+        issue_queue=_action(w, "&Label-Issue Queue", ("Ctrl+Shift+L",),
+                            "Walk the bins ranked by label-issue score (labels that are probably wrong)",
+                            checkable=True, icon_name="issues"),
         blind=_action(w, "&Blind Review", ("Ctrl+B",), "Hide the predictions so they do not anchor you",
                       checkable=True, icon_name="blind"),
         fit=_action(w, "&Fit Photo", ("F",), "Fit the photo to the view"),
@@ -111,10 +128,27 @@ def build_actions(w: QMainWindow) -> Actions:
         reload=_action(w, "Re&load", (QKeySequence.StandardKey.Refresh, "F5"), "Reload the workspace"),
         shortcuts=_action(w, "&Keyboard Shortcuts", (QKeySequence.StandardKey.HelpContents, "F1"), "All keys"),
         about=_action(w, "&About binaudit", (), "Version information"),
+        bulk_exclude=_action(w, "E&xclude Selected", ("Shift+X",), "Exclude every selected row from training"),
+        bulk_uncountable=_action(w, "Mark Selected &Uncountable\u2026", ("Shift+U",),
+                                 "Mark every selected row uncountable (one reason for all)"),
+        bulk_count=_action(w, "Set Count of &Selected\u2026", ("Shift+N",), "Give every selected row the same count"),
+        retrain_resnet=_action(w, "Retrain &ResNet\u2026", (), "Train a ResNet counter on the cleaned labels"),
+        retrain_svm=_action(w, "Retrain &SVM\u2026", (), "Train an SVM counter (with out-of-fold probabilities)"),
+        find_lr=_action(w, "Find &Learning Rate\u2026", (), "Run the learning-rate range test for a recipe"),
+        baselines=_action(w, "Run &Baselines\u2026", (), "Classic baselines: per-class accuracy table"),
+        models=_action(w, "&Models\u2026", ("Ctrl+M",), "Every registered model: metrics, run, labels; activate one"),
+        export_csv=_action(w, "Audit Results as &CSV\u2026", (), "The reviewed images with labels and predictions"),
+        export_json=_action(w, "Audit Results as &JSON\u2026", (), "The reviewed images with labels and predictions"),
+        export_metadata=_action(w, "Corrected ABID &Metadata\u2026", (),
+                                "Copies of the reviewed metadata files with the audited EXPECTED_QUANTITY"),
+        export_folders=_action(w, "Image &Folder per Count\u2026", (),
+                               "split/count/id.jpg folders of the trainable photos, for other training tools"),
     )
     a.labelling = [a.confirm, *a.counts, a.enter_count, a.uncountable, a.exclude]
+    a.workspace = [a.issue_queue, a.bulk_exclude, a.bulk_uncountable, a.bulk_count, a.retrain_resnet, a.retrain_svm,
+                   a.find_lr, a.baselines, a.models, a.export_csv, a.export_json, a.export_metadata, a.export_folders]
     for action, short in ((a.open_workspace, "Open"), (a.import_dataset, "Import"), (a.grid, "Grid"),
-                          (a.audit_queue, "Audit Queue"), (a.blind, "Blind"), (a.previous_image, "Previous"),
+                          (a.audit_queue, "Audit Queue"), (a.issue_queue, "Label Issues"), (a.blind, "Blind"), (a.previous_image, "Previous"),
                           (a.next_image, "Next"), (a.confirm, "Confirm"), (a.uncountable, "Uncountable"),
                           (a.exclude, "Exclude"), (a.undo, "Undo"), (a.redo, "Redo")):
         action.setIconText(short)  # the toolbar's label; menus show the full text
@@ -140,13 +174,22 @@ def build_menus(w: QMainWindow, a: Actions) -> dict[str, QMenu]:
     counts.addActions(a.counts)
     m.addActions([a.enter_count, a.uncountable, a.exclude])
     m.addSeparator()
+    menus["selection"] = sel = m.addMenu("Se&lected Rows")
+    sel.addActions([a.bulk_exclude, a.bulk_uncountable, a.bulk_count])
+    m.addSeparator()
     m.addActions([a.next_image, a.previous_image])
     menus["view"] = m = bar.addMenu("&View")
-    m.addActions([a.grid, a.audit_queue, a.blind])
+    m.addActions([a.grid, a.audit_queue, a.issue_queue, a.blind])
     m.addSeparator()
     m.addActions([a.fit, a.actual_size, a.zoom_in, a.zoom_out, a.reset_adjustments])
     m.addSeparator()
     m.addAction(a.reload)
+    menus["training"] = m = bar.addMenu("&Training")
+    m.addActions([a.retrain_resnet, a.retrain_svm, a.find_lr, a.baselines])
+    m.addSeparator()
+    m.addAction(a.models)
+    menus["export"] = m = bar.addMenu("E&xport")
+    m.addActions([a.export_csv, a.export_json, a.export_metadata, a.export_folders])
     menus["help"] = m = bar.addMenu("&Help")
     m.addActions([a.shortcuts, a.about])
     return menus
@@ -160,7 +203,7 @@ def build_toolbar(w: QMainWindow, a: Actions) -> QToolBar:
     bar.setMovable(False)
     bar.addActions([a.open_workspace, a.import_dataset])
     bar.addSeparator()
-    bar.addActions([a.grid, a.audit_queue, a.blind])
+    bar.addActions([a.grid, a.audit_queue, a.issue_queue, a.blind])
     bar.addSeparator()
     bar.addActions([a.previous_image, a.next_image])
     bar.addSeparator()

@@ -77,6 +77,7 @@ class QueueSpec:
 
 
 AUDIT_QUEUE = QueueSpec("audit", "Audit queue", "mismatch")
+LABEL_ISSUE_QUEUE = QueueSpec("issue", "Label-issue queue", "issue")
 
 
 def short_label(status: str, count: Optional[int], reason: Optional[str], recorded: Optional[int]) -> str:
@@ -114,6 +115,7 @@ class BrowseTableModel(QAbstractTableModel):
         self.text_positions: Optional[np.ndarray] = None
         self.sort_key, self.descending = "id", False
         self.queue: Optional[QueueSpec] = None
+        self.subset: Optional[list[str]] = None  # image ids a chart picked (e.g. a confusion-matrix cell)
         self.blind = False
         self._paths: dict[str, Optional[str]] = {}
         self._cells: dict[int, Cell] = {}
@@ -135,6 +137,11 @@ class BrowseTableModel(QAbstractTableModel):
         self.queue = queue
         self.refresh_view()
 
+    def set_subset(self, image_ids: Optional[list[str]]) -> None:
+        """Show only these images (on top of the filter; kept across index reloads), or all again with None."""
+        self.subset = None if image_ids is None else list(image_ids)
+        self.refresh_view()
+
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if 0 <= column < len(COLUMNS):
             self.sort_key = COLUMNS[column].key
@@ -149,6 +156,8 @@ class BrowseTableModel(QAbstractTableModel):
             self.view = self.index_.queue_order(self.filter, self.queue.sort_key, self.text_positions)
         else:
             self.view = self.index_.select(self.filter, self.sort_key, self.descending, self.text_positions)
+        if self.subset is not None:
+            self.view = self.view[np.isin(self.view, self.index_.positions(self.subset))]
         self.endResetModel()
         self.viewChanged.emit()
 

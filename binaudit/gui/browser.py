@@ -12,7 +12,7 @@ from typing import Optional
 import numpy as np
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QStackedWidget,
-                               QTableView, QVBoxLayout, QWidget)
+                               QTableView, QToolButton, QVBoxLayout, QWidget)
 
 from binaudit.core.browse import BrowseFilter
 from binaudit.core.store import Store
@@ -51,13 +51,27 @@ class QueueBar(QWidget):
         layout.addWidget(self.text, 1)
 
     def show_progress(self, title: str, reviewed: int, total: int, variances: int, uncountable: int,
-                      blind: bool) -> None:
+                      blind: bool, corrected_noun: str = "variances found") -> None:
         self.title.setText(title)
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(reviewed)
         pct = 100.0 * reviewed / total if total else 0.0
-        self.text.setText(f"{reviewed:,} of {total:,} reviewed ({pct:.0f}%)  \u00b7  {variances:,} variances found"
+        self.text.setText(f"{reviewed:,} of {total:,} reviewed ({pct:.0f}%)  \u00b7  {variances:,} {corrected_noun}"
                           f"  \u00b7  {uncountable:,} uncountable" + ("  \u00b7  blind" if blind else ""))
+
+
+class SubsetBar(QWidget):
+    """Says which chart selection limits the list (e.g. a confusion-matrix cell) and clears it."""
+
+    def __init__(self, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.setObjectName("queueBar")
+        self.text = QLabel()
+        self.clear = QToolButton(text="Show all", toolTip="Stop limiting the list to the chart's selection")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 2, 8, 2)
+        layout.addWidget(self.text, 1)
+        layout.addWidget(self.clear)
 
 
 class BrowserPanel(QWidget):
@@ -74,6 +88,9 @@ class BrowserPanel(QWidget):
         self.filter_bar = FilterBar(self)
         self.queue_bar = QueueBar(self)
         self.queue_bar.hide()
+        self.subset_bar = SubsetBar(self)
+        self.subset_bar.hide()
+        self.subset_bar.clear.clicked.connect(self.clear_subset)
         self.table = self._make_table()
         self.grid_model = GridModel(self.model)
         self.grid = GridView(self.grid_model, loader, self)
@@ -95,10 +112,12 @@ class BrowserPanel(QWidget):
         layout.setSpacing(4)
         layout.addWidget(self.filter_bar)
         layout.addWidget(self.queue_bar)
+        layout.addWidget(self.subset_bar)
         layout.addWidget(self.stack, 1)
 
         self.filter_bar.filterChanged.connect(self.apply_filter)
         self.filter_bar.done.connect(self.focus_view)
+        self.filter_bar.clear.clicked.connect(self.clear_subset)
         self.table.selectionModel().currentChanged.connect(self._table_current)
         self.grid.selectionModel().currentChanged.connect(self._grid_current)
         self.model.modelReset.connect(self._after_reset)
@@ -186,7 +205,19 @@ class BrowserPanel(QWidget):
         if queue is None or not self.session.loaded:
             return
         p = self.session.index.queue_progress(self.model.view)
-        self.queue_bar.show_progress(queue.title, p.reviewed, p.total, p.variances, p.uncountable, self.blind)
+        noun = "variances found" if queue.sort_key == "mismatch" else "relabelled"
+        self.queue_bar.show_progress(queue.title, p.reviewed, p.total, p.variances, p.uncountable, self.blind, noun)
+
+    def show_subset(self, title: str, image_ids: list[str]) -> None:
+        """Limit the list to these images (a chart's selection) until cleared; the filters still apply."""
+        self.subset_bar.text.setText(f"{title}: {len(image_ids):,} images")
+        self.subset_bar.show()
+        self.model.set_subset(image_ids)
+
+    def clear_subset(self) -> None:
+        if self.model.subset is not None:
+            self.subset_bar.hide()
+            self.model.set_subset(None)
 
     def set_blind(self, blind: bool) -> None:
         self.blind = blind

@@ -23,7 +23,7 @@ from binaudit.gui.labeling import KEEP_MINE, TAKE_THEIRS, Conflict
 class ReasonDialog(QDialog):
     """Why the photo cannot be counted: press 1-5 (or arrows and Enter); Esc cancels."""
 
-    def __init__(self, image_id: str, parent: Optional[QWidget] = None):
+    def __init__(self, image_id: str, parent: Optional[QWidget] = None, question: Optional[str] = None):
         super().__init__(parent)
         self.setWindowTitle("Uncountable")
         self.reason: Optional[str] = None
@@ -39,7 +39,7 @@ class ReasonDialog(QDialog):
         self.list.setFixedHeight(rows * (self.list.sizeHintForRow(0) + 4) + 2 * self.list.frameWidth() + 4)
         self.list.itemActivated.connect(lambda item: self._choose(self.list.row(item)))
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"Why can bin <b>{html.escape(image_id)}</b> not be counted?"))
+        layout.addWidget(QLabel(question or f"Why can bin <b>{html.escape(image_id)}</b> not be counted?"))
         layout.addWidget(self.list)
         layout.addWidget(QLabel("<small>Press 1\u20135, or choose and press Enter. Esc cancels.</small>"))
         self.list.installEventFilter(self)
@@ -69,15 +69,15 @@ class ReasonDialog(QDialog):
             super().keyPressEvent(event)
 
 
-def ask_reason(parent: Optional[QWidget], image_id: str) -> Optional[str]:
-    dialog = ReasonDialog(image_id, parent)
+def ask_reason(parent: Optional[QWidget], image_id: str, question: Optional[str] = None) -> Optional[str]:
+    dialog = ReasonDialog(image_id, parent, question)
     return dialog.reason if dialog.exec() == QDialog.DialogCode.Accepted else None
 
 
 class CountDialog(QDialog):
     """Type any count (10 or more, too) and press Enter."""
 
-    def __init__(self, image_id: str, initial: int, parent: Optional[QWidget] = None):
+    def __init__(self, image_id: str, initial: int, parent: Optional[QWidget] = None, question: Optional[str] = None):
         super().__init__(parent)
         self.setWindowTitle("Enter count")
         self.spin = QSpinBox()
@@ -88,14 +88,14 @@ class CountDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"How many items are in bin <b>{html.escape(image_id)}</b>?"))
+        layout.addWidget(QLabel(question or f"How many items are in bin <b>{html.escape(image_id)}</b>?"))
         layout.addWidget(self.spin)
         layout.addWidget(buttons)
         self.spin.setFocus()
 
 
-def ask_count(parent: Optional[QWidget], image_id: str, initial: int) -> Optional[int]:
-    dialog = CountDialog(image_id, initial, parent)
+def ask_count(parent: Optional[QWidget], image_id: str, initial: int, question: Optional[str] = None) -> Optional[int]:
+    dialog = CountDialog(image_id, initial, parent, question)
     return dialog.spin.value() if dialog.exec() == QDialog.DialogCode.Accepted else None
 
 
@@ -148,6 +148,8 @@ KEYS = (
     ("+ / \u2212", "Zoom in / out"),
     ("R", "Reset brightness and contrast"),
     ("Ctrl+Shift+A", "Audit queue on/off"),
+    ("Ctrl+Shift+L", "Label-issue queue on/off"),
+    ("Shift+X / Shift+U / Shift+N", "Exclude / uncountable / set count of the selected rows (one undo step)"),
     ("Ctrl+B", "Blind review (hide predictions)"),
     ("Ctrl+G", "Table / thumbnail grid"),
     ("Ctrl+F", "Search; Esc returns to the list"),
@@ -196,6 +198,18 @@ class Prompts:
     def count(self, image_id: str, initial: int) -> Optional[int]:
         try:
             return ask_count(self.parent, image_id, initial)
+        finally:
+            self._back()
+
+    def bulk_reason(self, n: int) -> Optional[str]:
+        try:
+            return ask_reason(self.parent, "", f"Why can the <b>{n}</b> selected bins not be counted?")
+        finally:
+            self._back()
+
+    def bulk_count(self, n: int, initial: int) -> Optional[int]:
+        try:
+            return ask_count(self.parent, "", initial, f"How many items are in each of the <b>{n}</b> selected bins?")
         finally:
             self._back()
 

@@ -6,6 +6,10 @@ writer thread (never the GUI thread) and checked against the event the user was 
 advance, so the screen never shows a label that is not on disk. The QUndoStack is the history
 of what this window did; its commands never write themselves (the controller writes first,
 then moves the stack), so a failed or conflicting write leaves the stack as it was.
+
+Bulk decisions (decide_many) write one event per image, each checked against the event the list
+showed; images changed by someone else meanwhile are skipped and reported (no dialog per image).
+They form one BulkLabelCommand: one undo step whose undo and redo again write an event per image.
 """
 
 from __future__ import annotations
@@ -90,12 +94,56 @@ class LabelCommand(QUndoCommand):
         pass
 
 
+@dataclass(frozen=True)
+class BulkItem:
+    """One image of a bulk step: its label before and after."""
+
+    image_id: str
+    before: LabelState
+    after: LabelState
+
+
+@dataclass
+class BulkResult:
+    """What a bulk write did: items stored, images skipped as changed by someone else, an error that stopped it."""
+
+    items: list[BulkItem] = field(default_factory=list)
+    event_ids: dict[str, int] = field(default_factory=dict)
+    stale: list[str] = field(default_factory=list)
+    error: Optional[BaseException] = None
+
+    def message(self, verb: str) -> str:
+        text = f"{verb}: {len(self.items)} label event(s) written"
+        if self.stale:
+            more = "\u2026" if len(self.stale) > 5 else ""
+            text += (f"; {len(self.stale)} changed by someone else since you selected them "
+                     f"were left as they are ({', '.join(self.stale[:5])}{more})")
+        if self.error is not None:
+            text += f"; stopped: {user_message(self.error)}"
+        return text + "."
+
+
+class BulkLabelCommand(QUndoCommand):
+    """One bulk decision over many images: a single undo step (its undo/redo write one event per image)."""
+
+    def __init__(self, title: str, items: list[BulkItem]):
+        super().__init__(title)
+        self.items = items
+
+    def redo(self) -> None:
+        pass  # written by the controller before the push, and again by the controller on redo
+
+    def undo(self) -> None:
+        pass
+
+
 class LabelController(QObject):
     """Turns decisions, undo and redo into store events (see the module docstring)."""
 
     written = Signal(str, object, str)   # image_id, LabelEvent, operation ("label", "undo", "redo")
     declined = Signal(str)               # image_id whose conflict the user resolved by taking theirs
     failed = Signal(str)                 # a message for the user; nothing was written
+    bulkWritten = Signal(list, str)      # image ids whose labels a bulk step (or its undo/redo) changed, message
     busyChanged = Signal(bool)
 
     def __init__(self, session: WorkspaceSession, user: Callable[[], Optional[str]],
@@ -156,7 +204,11 @@ class LabelController(QObject):
         user = self._ready()
         if user is None:
             return False
-        cmd: LabelCommand = self.stack.command(self.stack.index() - 1)
+        cmd = self.stack.command(self.stack.index() - 1)
+        if isinstance(cmd, BulkLabelCommand):
+            self._write_bulk(user, [(i.image_id, i.before, self._expected(i.image_id), None) for i in cmd.items],
+                             "undo", lambda result: self._bulk_moved(result, self.stack.undo, f"Undone: {cmd.text()}"))
+            return True
         self._write(user, cmd.image_id, cmd.before, self._expected(cmd.image_id), "undo", None,
                     on_stored=lambda event: self.stack.undo(),
                     on_declined=lambda: self._drop(cmd, self.stack.undo))
@@ -168,7 +220,11 @@ class LabelController(QObject):
         user = self._ready()
         if user is None:
             return False
-        cmd: LabelCommand = self.stack.command(self.stack.index())
+        cmd = self.stack.command(self.stack.index())
+        if isinstance(cmd, BulkLabelCommand):
+            self._write_bulk(user, [(i.image_id, i.after, self._expected(i.image_id), None) for i in cmd.items],
+                             "redo", lambda result: self._bulk_moved(result, self.stack.redo, f"Redone: {cmd.text()}"))
+            return True
         self._write(user, cmd.image_id, cmd.after, self._expected(cmd.image_id), "redo", None,
                     on_stored=lambda event: self.stack.redo(),
                     on_declined=lambda: self._drop(cmd, self.stack.redo))
@@ -242,6 +298,71 @@ class LabelController(QObject):
         finally:
             self._set_busy(False)
         self.declined.emit(image_id)
+
+    # ------------------------------------------------------------------ bulk decisions
+    def decide_many(self, title: str, decisions: list[Decision]) -> bool:
+        """Store one decision per image (event by event, each checked against the event the list showed)
+        and push them as one undo step. Images changed by someone else meanwhile are skipped and reported."""
+        user = self._ready()
+        if user is None or not decisions:
+            return False
+        entries = [(d.image_id, d.after, d.expected_event_id, d.predictions) for d in decisions]
+
+        def stored(result: BulkResult) -> None:
+            if result.items:
+                self.stack.push(BulkLabelCommand(title, result.items))
+            self.bulkWritten.emit([i.image_id for i in result.items], result.message(title))
+
+        self._write_bulk(user, entries, "bulk", stored)
+        return True
+
+    def _bulk_moved(self, result: BulkResult, move: Callable[[], None], verb: str) -> None:
+        move()
+        self.bulkWritten.emit([i.image_id for i in result.items], result.message(verb))
+
+    def _write_bulk(self, user: str, entries: list[tuple[str, LabelState, Optional[int], Optional[dict[str, Any]]]],
+                    operation: str, on_stored: Callable[[BulkResult], None]) -> None:
+        """Write (image, state, expected event, predictions) entries one event each, on the writer thread."""
+        writer = self.session.writer
+        self._set_busy(True)
+
+        def work() -> BulkResult:
+            result = BulkResult()
+            for image_id, state, expected, predictions in entries:
+                try:
+                    event = writer.record_label(image_id, user=user, expected_event_id=expected, predictions=predictions,
+                                                action=operation, **state.event_fields())
+                except StaleLabelError:
+                    result.stale.append(image_id)
+                    continue
+                except Exception as exc:  # disk full, database gone: keep what was stored, report the rest
+                    result.error = exc
+                    break
+                previous = writer.get_event(event.previous_event_id) if event.previous_event_id else None
+                before = LabelState.of(previous) if previous is not None else LabelState(L.RECORDED)
+                result.items.append(BulkItem(image_id, before, state))
+                result.event_ids[image_id] = event.id
+            return result
+
+        def done(result: BulkResult) -> None:
+            try:
+                if self.session.closed:
+                    return
+                for image_id, event_id in result.event_ids.items():
+                    self._latest_own[image_id] = event_id
+                    self.session.own_event_ids.add(event_id)
+                on_stored(result)
+                self.session.refresh_rows(list(result.event_ids) + result.stale)
+            finally:
+                self._set_busy(False)
+
+        def fail(exc: BaseException) -> None:
+            self._set_busy(False)
+            if not self.session.closed:
+                log.error("a bulk label write failed: %s", getattr(exc, "__traceback_text__", exc))
+                self.failed.emit(f"The labels were not saved: {user_message(exc)}")
+
+        workers.start(work, on_done=done, on_error=fail, pool=self.session.write_pool, owner=self)
 
     def clear(self) -> None:
         self.stack.clear()

@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer
+from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
@@ -21,8 +21,11 @@ from binaudit.core.workspace import Workspace, default_workspace_for_dataset, de
 from binaudit.gui import dialogs, settings
 from binaudit.gui.actions import build_actions, build_menus, build_toolbar
 from binaudit.gui.bin_view import BinView
-from binaudit.gui.browse_model import AUDIT_QUEUE
+from binaudit.gui.browse_model import AUDIT_QUEUE, LABEL_ISSUE_QUEUE, QueueSpec
 from binaudit.gui.browser import BrowserPanel
+from binaudit.gui.curation import Curation
+from binaudit.gui.export_dialog import ExportMenu
+from binaudit.gui.training_menu import TrainingMenu
 from binaudit.gui.device_probe import DeviceProbe
 from binaudit.gui.errors import show_error, user_message
 from binaudit.gui.importing import ImportJob, progress_dialog
@@ -37,6 +40,9 @@ PREFETCH_PHOTOS = 3
 
 class MainWindow(QMainWindow):
     """See the module docstring. `workspace=None` shows a welcome page with Open and Import."""
+
+    workspaceOpened = Signal()   # session, browser, bin view and controller are ready (index still loading)
+    workspaceClosing = Signal()  # about to be torn down: drop references to them
 
     def __init__(self, workspace: Optional[Workspace] = None, *, detect_device: bool = True,
                  poll_ms: int = POLL_MS):
@@ -58,6 +64,9 @@ class MainWindow(QMainWindow):
         self.toolbar = build_toolbar(self, self.actions_)
         self._build_status_bar()
         self._connect_actions()
+        self.curation = Curation(self)      # part 2: label-issue queue, bulk actions, charts dock
+        self.training = TrainingMenu(self)  # part 2: Training menu, runs dock, models, compare, activation
+        self.exports = ExportMenu(self)     # part 2: Export menu
         self.actions_.blind.setChecked(settings.get_bool(settings.BLIND))
         self.actions_.grid.setChecked(settings.get(settings.VIEW_MODE, "table") == "grid")
         self._restore_geometry()
@@ -112,7 +121,8 @@ class MainWindow(QMainWindow):
         a.next_image.triggered.connect(lambda: self.browser and self.browser.step(1))
         a.previous_image.triggered.connect(lambda: self.browser and self.browser.step(-1))
         a.grid.toggled.connect(self.set_grid)
-        a.audit_queue.toggled.connect(self.set_audit_queue)
+        a.audit_queue.toggled.connect(lambda on: self._queue_toggled(a.audit_queue, on))
+        a.issue_queue.toggled.connect(lambda on: self._queue_toggled(a.issue_queue, on))
         a.blind.toggled.connect(self.set_blind)
         a.fit.triggered.connect(lambda: self.bin_view and self.bin_view.photo.fit())
         a.actual_size.triggered.connect(lambda: self.bin_view and self.bin_view.photo.actual_size())
@@ -127,7 +137,7 @@ class MainWindow(QMainWindow):
 
     def _enable_workspace_actions(self, enabled: bool) -> None:
         a = self.actions_
-        for action in (*a.labelling, a.next_image, a.previous_image, a.audit_queue, a.reload, a.search,
+        for action in (*a.labelling, *a.workspace, a.next_image, a.previous_image, a.audit_queue, a.reload, a.search,
                        a.fit, a.actual_size, a.zoom_in, a.zoom_out, a.reset_adjustments):
             action.setEnabled(enabled)
         if not enabled:
@@ -203,6 +213,7 @@ class MainWindow(QMainWindow):
         self.browser.show_message("Loading the workspace\u2026")
         session.load_index()
         self.loader.start()
+        self.workspaceOpened.emit()
         return True
 
     def _wire_workspace(self) -> None:
@@ -232,12 +243,14 @@ class MainWindow(QMainWindow):
     def close_workspace(self) -> None:
         if self.session is None:
             return
+        self.workspaceClosing.emit()
         if self.controller is not None:
             self.controller.clear()
         if self.loader is not None:
             self.loader.shutdown()
         self.session.close()
         self.actions_.audit_queue.setChecked(False)
+        self.actions_.issue_queue.setChecked(False)
         for obj in (self.controller, self.loader, self.session):
             if obj is not None:
                 obj.deleteLater()
@@ -255,8 +268,8 @@ class MainWindow(QMainWindow):
     def _index_loaded(self) -> None:
         assert self.browser is not None
         self.browser.index_loaded()
-        if self.actions_.audit_queue.isChecked():
-            self.browser.set_queue(AUDIT_QUEUE)
+        if self.current_queue() is not None:
+            self.browser.set_queue(self.current_queue())
         self._update_counts()
         self._update_models()
         self.browser.focus_view()
@@ -349,9 +362,25 @@ class MainWindow(QMainWindow):
             self.browser.set_grid(grid)
 
     def set_audit_queue(self, on: bool) -> None:
+        self.actions_.audit_queue.setChecked(on)
+
+    def current_queue(self) -> Optional[QueueSpec]:
+        a = self.actions_
+        return AUDIT_QUEUE if a.audit_queue.isChecked() else LABEL_ISSUE_QUEUE if a.issue_queue.isChecked() else None
+
+    def _queue_toggled(self, action: QAction, on: bool) -> None:
+        """The two queues exclude each other; the browser walks the one that is on (or none)."""
+        other = self.actions_.issue_queue if action is self.actions_.audit_queue else self.actions_.audit_queue
+        if on and other.isChecked():
+            other.blockSignals(True)
+            other.setChecked(False)
+            other.blockSignals(False)
         if self.browser is not None and self.session is not None and self.session.loaded:
-            self.browser.set_queue(AUDIT_QUEUE if on else None)
+            self.browser.set_queue(self.current_queue())
             self.browser.focus_view()
+            if on and self.browser.shown_count() == 0:
+                self.statusBar().showMessage("This queue is empty: no active model has scored these images yet "
+                                             "(Training > Models > Activate).", 10000)
 
     def set_blind(self, blind: bool) -> None:
         settings.put(settings.BLIND, blind)
@@ -445,6 +474,9 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.training.shutdown():
+            event.ignore()
+            return
         settings.put(settings.GEOMETRY, self.saveGeometry())
         settings.put(settings.STATE, self.saveState())
         if self.session is not None:

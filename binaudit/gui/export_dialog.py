@@ -1,0 +1,152 @@
+"""The Export menu: audit results (CSV/JSON), corrected ABID metadata, an image folder per count.
+
+Each export asks for a file or a parent folder, then runs binaudit.core.export in a worker with a
+progress dialog that can cancel it. The core writes atomically (temporary sibling, one rename).
+Folder exports replace their target folder as a whole, so the app only ever writes into a folder
+named for the export (never the folder the user picked) and asks before replacing an earlier export.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
+
+from binaudit.core import export as core_export
+from binaudit.core.progress import Cancelled
+from binaudit.core.store import Store
+from binaudit.gui import workers
+from binaudit.gui.errors import show_error, user_message
+
+if TYPE_CHECKING:
+    from binaudit.gui.main_window import MainWindow
+
+FOLDER_EXPORTS = {"metadata": ("corrected-metadata", {"metadata"}),
+                  "folders": ("images-by-count", {"train", "val", "test"})}
+TITLES = {"csv": "Export audit results (CSV)", "json": "Export audit results (JSON)",
+          "metadata": "Export corrected ABID metadata", "folders": "Export an image folder per count"}
+
+
+def folder_target(parent: Path, workspace_name: str, kind: str) -> tuple[Path, bool]:
+    """(target folder, whether it holds an earlier export of this kind to replace) inside `parent`.
+
+    A same-named folder that does not look like our export is never touched: a numbered name is used.
+    """
+    suffix, allowed = FOLDER_EXPORTS[kind]
+    base = parent / f"{workspace_name}-{suffix}"
+    target, n = base, 1
+    while target.exists():
+        entries = {p.name for p in target.iterdir()} if target.is_dir() else {"?"}
+        if entries <= allowed:
+            return target, True
+        n += 1
+        target = base.with_name(f"{base.name}-{n}")
+    return target, False
+
+
+def run_export(db_path: str, kind: str, out: str, progress: Callable[[int, int], None],
+               cancel: Callable[[], bool]) -> int:
+    """One export on its own read-only connection; returns how many rows/files it wrote."""
+    with Store.open(db_path, readonly=True) as store:
+        if kind in ("csv", "json"):
+            return core_export.export_audit_results(store, Path(out), fmt=kind)
+        if kind == "metadata":
+            return core_export.export_corrected_metadata(store, Path(out), progress=progress, cancel=cancel)
+        return core_export.export_image_folders(store, Path(out), progress=progress, cancel=cancel)
+
+
+class ExportJob(QObject):
+    """One export in a worker; finished(count) / failed(message) / cancelled()."""
+
+    progress = Signal(int, int)
+    finished = Signal(int)
+    failed = Signal(str)
+    cancelled = Signal()
+
+    def __init__(self, db_path: str, kind: str, out: Path, parent: Optional[QObject] = None):
+        super().__init__(parent)
+        self.db_path, self.kind, self.out = db_path, kind, Path(out)
+        self._cancel = threading.Event()
+        self.running = False
+
+    def start(self) -> None:
+        self.running = True
+        workers.start(run_export, self.db_path, self.kind, str(self.out),
+                      lambda d, t: self.progress.emit(d, t), self._cancel.is_set,
+                      on_done=self._done, on_error=self._error, owner=self)
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def _done(self, count: Any) -> None:
+        self.running = False
+        self.finished.emit(int(count))
+
+    def _error(self, exc: BaseException) -> None:
+        self.running = False
+        if isinstance(exc, Cancelled):
+            self.cancelled.emit()
+        else:
+            self.failed.emit(user_message(exc))
+
+
+class ExportMenu(QObject):
+    """Connects the Export menu's actions to choosers and ExportJobs."""
+
+    def __init__(self, window: "MainWindow"):
+        super().__init__(window)
+        self.window = window
+        self.job: Optional[ExportJob] = None
+        a = window.actions_
+        for action, kind in ((a.export_csv, "csv"), (a.export_json, "json"), (a.export_metadata, "metadata"),
+                             (a.export_folders, "folders")):
+            action.triggered.connect(lambda _=False, k=kind: self.choose(k))
+
+    def choose(self, kind: str) -> Optional[ExportJob]:
+        """Ask where to (a file, or a parent folder for folder exports), then export."""
+        session = self.window.session
+        if session is None:
+            return None
+        ws = session.workspace
+        start = ws.exports_dir if ws.exports_dir.exists() else ws.root
+        if kind in ("csv", "json"):
+            path, _ = QFileDialog.getSaveFileName(self.window, TITLES[kind], str(start / f"audit-results.{kind}"),
+                                                  f"{kind.upper()} (*.{kind})")
+            if not path:
+                return None
+            out = Path(path) if Path(path).suffix.lower() == f".{kind}" else Path(path + f".{kind}")
+        else:
+            folder = QFileDialog.getExistingDirectory(self.window, TITLES[kind] + ": choose where", str(start))
+            if not folder:
+                return None
+            out, earlier = folder_target(Path(folder), ws.root.name, kind)
+            if earlier and QMessageBox.question(
+                    self.window, TITLES[kind], f"Replace the earlier export in {out}?") != QMessageBox.StandardButton.Yes:
+                return None
+        return self.export(kind, out)
+
+    def export(self, kind: str, out: Path) -> Optional[ExportJob]:
+        """Run one export to `out` in the background with a cancellable progress dialog."""
+        if self.window.session is None:
+            return None
+        if self.job is not None and self.job.running:
+            show_error(self.window, "Export", "An export is already running.")
+            return None
+        job = ExportJob(str(self.window.session.workspace.db_path), kind, out, self)
+        self.job = job
+        dialog = QProgressDialog(f"{TITLES[kind]}\u2026", "Cancel", 0, 0, self.window)
+        dialog.setWindowTitle("Export")
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(300)
+        dialog.canceled.connect(job.cancel)
+        job.progress.connect(lambda d, t: (dialog.setMaximum(t), dialog.setValue(d)))
+        bar = self.window.statusBar()
+        job.finished.connect(lambda n: (dialog.reset(), bar.showMessage(
+            f"Exported {n:,} {'rows' if kind in ('csv', 'json') else 'files'} to {out}", 12000)))
+        job.cancelled.connect(lambda: (dialog.reset(), bar.showMessage("Export cancelled; nothing was written.", 8000)))
+        job.failed.connect(lambda msg: (dialog.reset(), show_error(self.window, "Export", f"The export failed: {msg}")))
+        job.start()
+        return job
