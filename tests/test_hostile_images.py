@@ -14,7 +14,7 @@ import pytest
 from tests.hostile_corpus import build_hostile_corpus
 
 AUDITED_IMPORT = textwrap.dedent("""
-    import json, resource, sys
+    import json, sys
     opened = []
     outside = sys.argv[3]
     def audit(event, args):
@@ -32,14 +32,14 @@ AUDITED_IMPORT = textwrap.dedent("""
     PIL.Image.open = checked_open
     from binaudit.core.importer import import_dataset
     from binaudit.core.store import Store
-    def rss_mb():
+    def status_mb(field):  # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across exec
         for line in open("/proc/self/status"):
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     with Store.open(sys.argv[2]) as store:
         summary = import_dataset(store, sys.argv[1])
         rows = store.query("SELECT image_id, status, reason FROM images")
-        import_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        import_peak_mb = status_mb("VmHWM")
         import torch
         from binaudit.ml import modelfiles
         from binaudit.ml.resnet import build_resnet
@@ -48,9 +48,9 @@ AUDITED_IMPORT = textwrap.dedent("""
         manifest = modelfiles.save_resnet(build_resnet("resnet18"), sys.argv[4], architecture="resnet18",
                                           input_size=32)
         model_id = modelfiles.register_model_file(store, manifest)
-        ready_mb = rss_mb()
+        ready_mb = status_mb("VmRSS")
         scored = score_images(store, model_id, device="cpu", batch_size=16, num_workers=0)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = status_mb("VmHWM")
     print(json.dumps({"rows": rows, "opened_outside": opened, "formats": sorted(set(formats_seen)),
                       "peak_mb": peak_mb, "import_peak_mb": import_peak_mb, "ready_mb": ready_mb, "scanned": summary.scanned,
                       "scoring": {"total": scored.total, "scored": scored.scored, "errors": scored.errors}}))
