@@ -8,7 +8,6 @@ import pytest
 from binaudit.core import labels as L
 from binaudit.core.browse import LABEL_STATUSES, BrowseFilter, BrowseIndex, SORT_KEYS
 from binaudit.core.store import PredictionRow, Store
-from tests.test_gui_support import scored_store, score_for_tests  # noqa: F401  (fixture)
 
 
 def _rows(store: Store) -> dict[str, dict]:

@@ -16,7 +16,7 @@ from binaudit.core.browse import BrowseFilter  # noqa: E402
 from binaudit.core.store import Store  # noqa: E402
 from binaudit.gui.labeling import LabelState  # noqa: E402
 from binaudit.gui.main_window import MainWindow  # noqa: E402
-from tests.test_gui_support import answer_modal, scored_store, wait_idle  # noqa: E402,F401
+from tests.test_gui_support import answer_modal, wait_idle  # noqa: E402,F401
 from tests.test_gui_window import AUDITOR, window  # noqa: E402,F401
 
 CTRL = Qt.KeyboardModifier.ControlModifier

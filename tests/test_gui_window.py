@@ -21,7 +21,7 @@ from binaudit.core.store import Store  # noqa: E402
 from binaudit.core.workspace import Workspace  # noqa: E402
 from binaudit.gui import settings  # noqa: E402
 from binaudit.gui.main_window import MainWindow  # noqa: E402
-from tests.test_gui_support import answer_modal, scored_store, wait_idle  # noqa: E402,F401
+from tests.test_gui_support import answer_modal, wait_idle  # noqa: E402,F401
 
 AUDITOR = "tester"
 
