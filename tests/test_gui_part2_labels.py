@@ -23,6 +23,7 @@ from binaudit.core import labels as L  # noqa: E402
 from binaudit.core.store import Store  # noqa: E402
 from binaudit.gui.browse_model import LABEL_ISSUE_QUEUE  # noqa: E402
 from binaudit.gui.charts_panel import cell_images  # noqa: E402
+from binaudit.gui.dialogs import ReasonDialog  # noqa: E402
 from binaudit.gui.main_window import MainWindow  # noqa: E402
 from tests.test_gui_part2_support import part2_window, trained_store, trained_workspace, wait_for  # noqa: E402,F401
 from tests.test_gui_support import answer_modal, wait_idle  # noqa: E402
@@ -97,7 +98,7 @@ def test_bulk_actions_write_one_event_per_image_and_undo_as_one_step(qtbot, part
     ids = select_rows(w, [5, 6, 7])
     with Store.open(store.path) as other:
         other.record_label(ids[1], user="bea", status=L.CONFIRMED, count=store.get_image(ids[1])["recorded_count"])
-    answer_modal(lambda dialog: qtbot.keyClick(dialog.list, "3"))  # 3 = blurred
+    answer_modal(lambda dialog: qtbot.keyClick(dialog.list, "3"), kind=ReasonDialog)  # 3 = blurred
     w.actions_.bulk_uncountable.trigger()
     wait_idle(qtbot, w)
     assert [store.effective_label(i).status for i in ids] == [L.UNCOUNTABLE, L.CONFIRMED, L.UNCOUNTABLE]

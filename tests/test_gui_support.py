@@ -10,6 +10,16 @@ from typing import Any, Callable
 
 
 
+_pending_answers: list[dict[str, bool]] = []
+
+
+def cancel_pending_answers() -> None:
+    """Stop every answer_modal still waiting (called after each test, so none answers the next test's dialogs)."""
+    for token in _pending_answers:
+        token["active"] = False
+    _pending_answers.clear()
+
+
 def answer_modal(handler: Callable[[Any], None], timeout: float = 5.0, kind: Any = None) -> None:
     """Call handler(dialog) once a modal dialog (of `kind`, default any QDialog) is open.
 
@@ -19,11 +29,16 @@ def answer_modal(handler: Callable[[Any], None], timeout: float = 5.0, kind: Any
     from PySide6.QtWidgets import QApplication, QDialog, QProgressDialog
 
     deadline = time.monotonic() + timeout
+    token = {"active": True}
+    _pending_answers.append(token)
 
     def poll() -> None:
+        if not token["active"]:
+            return
         dialog = QApplication.activeModalWidget()
         wanted = isinstance(dialog, kind or QDialog) and not isinstance(dialog, QProgressDialog)
         if dialog is not None and dialog.isVisible() and wanted:
+            token["active"] = False
             handler(dialog)
         elif time.monotonic() < deadline:
             QTimer.singleShot(10, poll)

@@ -20,6 +20,7 @@ from binaudit.core.browse import BrowseFilter  # noqa: E402
 from binaudit.core.store import Store  # noqa: E402
 from binaudit.core.workspace import Workspace  # noqa: E402
 from binaudit.gui import settings  # noqa: E402
+from binaudit.gui.dialogs import ReasonDialog  # noqa: E402
 from binaudit.gui.main_window import MainWindow  # noqa: E402
 from tests.test_gui_support import answer_modal, wait_idle  # noqa: E402,F401
 
@@ -149,7 +150,7 @@ def test_relabel_undo_redo_from_the_keyboard(qtbot, window: MainWindow, scored_s
 def test_uncountable_exclude_and_large_counts(qtbot, window: MainWindow, scored_store: Store) -> None:
     b, store = window.browser, scored_store
     first = b.current_image_id
-    answer_modal(lambda dialog: qtbot.keyClick(dialog.list, "2"))  # reason 2 = taped over
+    answer_modal(lambda dialog: qtbot.keyClick(dialog.list, "2"), kind=ReasonDialog)  # reason 2 = taped over
     key(qtbot, window, "u")
     assert (label(store, first).status, label(store, first).reason) == (L.UNCOUNTABLE, "taped over")
     second = b.current_image_id
