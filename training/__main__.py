@@ -61,7 +61,7 @@ def run_resnet(db: Optional[str], recipe: Optional[Recipe], resume: Optional[Pat
     from .data import check_trainable
     from .resnet_train import ResNetRun, resume_checkpoint, seed_everything
     from .runs import read_json
-    from .session import Session, failure_reason
+    from .session import Session, end_with_failure
 
     stream, stop = Stream(), StopFlag().install()
     session: Optional[Session] = None
@@ -106,11 +106,7 @@ def run_resnet(db: Optional[str], recipe: Optional[Recipe], resume: Optional[Pat
     except (KeyboardInterrupt, Stopped):
         return session.cancelled("interrupted") if session else EXIT_CANCELLED
     except Exception as exc:  # every failure ends the stream with a "failed" event
-        reason = failure_reason(exc)
-        if session is not None:
-            return session.failed(reason)
-        stream.emit("failed", reason=reason, model_id=None, run_id=None, metrics={})
-        return EXIT_FAILED
+        return end_with_failure(session, stream, exc)
     finally:
         stop.uninstall()
         if session is not None:
@@ -120,7 +116,7 @@ def run_resnet(db: Optional[str], recipe: Optional[Recipe], resume: Optional[Pat
 
 # ---------------------------------------------------------------------- svm
 def cmd_svm(args: argparse.Namespace) -> int:
-    from .session import Session, failure_reason
+    from .session import Session, end_with_failure
     from .svm_config import SVMConfig
     from .svm_train import prepare_svm_session, train_svm
 
@@ -140,11 +136,7 @@ def cmd_svm(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, Stopped):
         return session.cancelled("interrupted") if session else EXIT_CANCELLED
     except Exception as exc:
-        reason = failure_reason(exc)
-        if session is not None:
-            return session.failed(reason)
-        stream.emit("failed", reason=reason, model_id=None, run_id=None, metrics={})
-        return EXIT_FAILED
+        return end_with_failure(session, stream, exc)
     finally:
         stop.uninstall()
         if session is not None:

@@ -14,7 +14,7 @@ from .recipes import Recipe
 from .resnet_train import build_model, pick_device, seed_everything
 from .distributed import DistInfo
 from binaudit.ml.device import prepare_module
-from .session import Session, failure_reason
+from .session import Session, end_with_failure
 from .stream import StopFlag, Stream
 
 
@@ -53,11 +53,7 @@ def run_lr_find(db: str, recipe: Recipe, num_iter: int, start_lr: float, end_lr:
     except KeyboardInterrupt:
         return session.cancelled("interrupted") if session else EXIT_CANCELLED
     except Exception as exc:
-        reason = failure_reason(exc)
-        if session is not None:
-            return session.failed(reason)
-        stream.emit("failed", reason=reason, model_id=None, run_id=None, metrics={})
-        return 1
+        return end_with_failure(session, stream, exc)
     finally:
         stop.uninstall()
         if session is not None:

@@ -130,3 +130,12 @@ def failure_reason(exc: BaseException) -> str:
         return "out of memory in host RAM; lower --batch-size, --workers or the image size"
     log.error("internal error:\n%s", "".join(traceback.format_exception(exc)))
     return f"internal error: {type(exc).__name__}: {exc}"
+
+
+def end_with_failure(session: Optional["Session"], stream: Any, exc: BaseException) -> int:
+    """End the stream of a run that raised: a `failed` event with the reason (on the run if one started)."""
+    reason = failure_reason(exc)
+    if session is not None:
+        return session.failed(reason)
+    stream.emit("failed", reason=reason, model_id=None, run_id=None, metrics={})
+    return EXIT_FAILED
