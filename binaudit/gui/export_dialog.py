@@ -8,18 +8,16 @@ named for the export (never the folder the user picked) and asks before replacin
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
 
 from binaudit.core import export as core_export
-from binaudit.core.progress import Cancelled
 from binaudit.core.store import Store
 from binaudit.gui import workers
-from binaudit.gui.errors import show_error, user_message
+from binaudit.gui.errors import show_error
 
 if TYPE_CHECKING:
     from binaudit.gui.main_window import MainWindow
@@ -58,39 +56,20 @@ def run_export(db_path: str, kind: str, out: str, progress: Callable[[int, int],
         return core_export.export_image_folders(store, Path(out), progress=progress, cancel=cancel)
 
 
-class ExportJob(QObject):
+class ExportJob(workers.Job):
     """One export in a worker; finished(count) / failed(message) / cancelled()."""
-
-    progress = Signal(int, int)
-    finished = Signal(int)
-    failed = Signal(str)
-    cancelled = Signal()
 
     def __init__(self, db_path: str, kind: str, out: Path, parent: Optional[QObject] = None):
         super().__init__(parent)
         self.db_path, self.kind, self.out = db_path, kind, Path(out)
-        self._cancel = threading.Event()
-        self.running = False
 
     def start(self) -> None:
         self.running = True
-        workers.start(run_export, self.db_path, self.kind, str(self.out),
-                      lambda d, t: self.progress.emit(d, t), self._cancel.is_set,
-                      on_done=self._done, on_error=self._error, owner=self)
-
-    def cancel(self) -> None:
-        self._cancel.set()
+        workers.start(run_export, self.db_path, self.kind, str(self.out), self._report_progress,
+                      self._cancel.is_set, on_done=self._done, on_error=self._error, owner=self)
 
     def _done(self, count: Any) -> None:
-        self.running = False
-        self.finished.emit(int(count))
-
-    def _error(self, exc: BaseException) -> None:
-        self.running = False
-        if isinstance(exc, Cancelled):
-            self.cancelled.emit()
-        else:
-            self.failed.emit(user_message(exc))
+        super()._done(int(count))
 
 
 class ExportMenu(QObject):

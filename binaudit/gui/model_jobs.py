@@ -9,17 +9,15 @@ index loading; torch is imported there, never at the app's start.
 
 from __future__ import annotations
 
-import threading
 from typing import Any, Callable, Optional
 
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
 from binaudit.core.compare import Comparison, compare_models, missing_predictions, validation_images
 from binaudit.core.progress import Cancelled
 from binaudit.core.store import Store
 from binaudit.gui import workers
-from binaudit.gui.errors import user_message
 
 Progress = Callable[[int, int], None]
 
@@ -57,43 +55,18 @@ def activate_model(db_path: str, model_id: int, device: str, progress: Progress,
         return summary
 
 
-class ModelJob(QObject):
+class ModelJob(workers.Job):
     """fn(*args, progress=, cancel=) on the model pool; finished(result) / failed(message) / cancelled()."""
-
-    progress = Signal(int, int)
-    finished = Signal(object)
-    failed = Signal(str)
-    cancelled = Signal()
 
     def __init__(self, title: str, fn: Callable[..., Any], *args: Any, pool: QThreadPool,
                  parent: Optional[QObject] = None):
         super().__init__(parent)
         self.title, self.fn, self.args, self.pool = title, fn, args, pool
-        self._cancel = threading.Event()
-        self.running = False
 
     def start(self) -> None:
         self.running = True
-        workers.start(self.fn, *self.args, progress=lambda d, t: self.progress.emit(d, t), cancel=self._cancel.is_set,
+        workers.start(self.fn, *self.args, progress=self._report_progress, cancel=self._cancel.is_set,
                       on_done=self._done, on_error=self._error, pool=self.pool, owner=self)
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    @property
-    def cancel_requested(self) -> bool:
-        return self._cancel.is_set()
-
-    def _done(self, result: Any) -> None:
-        self.running = False
-        self.finished.emit(result)
-
-    def _error(self, exc: BaseException) -> None:
-        self.running = False
-        if isinstance(exc, Cancelled):
-            self.cancelled.emit()
-        else:
-            self.failed.emit(user_message(exc))
 
 
 class JobStatus(QWidget):

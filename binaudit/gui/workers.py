@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import traceback
 from typing import Any, Callable, Optional
 
@@ -91,3 +92,46 @@ def start(fn: Callable[..., Any], *args: Any, on_done: Optional[Callable[[Any], 
     task.signals.failed.connect(fail)
     (pool or QThreadPool.globalInstance()).start(task, priority)
     return task
+
+
+class Job(QObject):
+    """Background work with progress and cancel; exactly one of finished(result), cancelled() or
+    failed(message) arrives on the GUI thread. Subclasses start it with `start(...)` above."""
+
+    progress = Signal(int, int)
+    finished = Signal(object)
+    failed = Signal(str)
+    cancelled = Signal()
+
+    def __init__(self, parent: Optional[QObject] = None):
+        super().__init__(parent)
+        self._cancel = threading.Event()
+        self.running = False
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel.is_set()
+
+    def _report_progress(self, done: int, total: int) -> None:
+        self.progress.emit(done, total)
+
+    def _done(self, result: Any) -> None:
+        self.running = False
+        self.finished.emit(result)
+
+    def _error(self, exc: BaseException) -> None:
+        from binaudit.core.progress import Cancelled as CancelledByUser
+
+        self.running = False
+        if isinstance(exc, CancelledByUser):
+            self.cancelled.emit()
+        else:
+            self.failed.emit(self.describe_error(exc))
+
+    def describe_error(self, exc: BaseException) -> str:
+        from binaudit.gui.errors import user_message
+
+        return user_message(exc)
