@@ -4,7 +4,9 @@ Builds N synthetic ABID metadata records (the generator's schema, tiny hard-link
 run times (a) reading every file's bytes and (b) `import_dataset` into a fresh workspace.
 Targets: >= 20,000 records/s and import time <= 3x the bare read time.
 
-    python bench/import_speed.py [--n 100000] [--workers 2]
+    python bench/import_speed.py [--n 100000] [--workers N] [--keep DIR]
+
+--workers defaults to what `binaudit import` uses (one process per core, at most 4).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from binaudit.core.importer import import_dataset
+from binaudit.core.importer import default_workers, import_dataset
 from binaudit.core.store import Store
 
 TARGET_RECORDS_PER_S = 20_000
@@ -94,7 +96,7 @@ def time_import(root: Path, workdir: Path, workers: int) -> tuple[float, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument("--keep", help="reuse/keep the generated dataset in this folder")
     args = parser.parse_args()
 

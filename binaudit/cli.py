@@ -149,8 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir")
     p.add_argument("--db", help="workspace folder or database file (default: one per dataset in the data dir)")
     p.add_argument("--split", default="70/20/10", help="train/val/test ratios (default 70/20/10)")
-    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
-                   help="processes reading and checking files (default: 2, or 1 on a single core)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes reading and checking files (default: one per core, at most 4)")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("synth", help="write a synthetic dataset in ABID layout (the embedded default)")

@@ -31,15 +31,14 @@ def test_real_sample_record_parses(sample_dir: Path) -> None:
     assert rec.expected_quantity == 3
     assert len(rec.skus) == 3
     assert rec.consistency_problem() is None
-    by_key = {s.key: s for s in rec.skus}
-    assert by_key["ZZXI0WUSIB"].asin == "B00T0BUKW8"  # key is not always the ASIN
-    assert by_key["B00CFQWRPS"].weight.unit == "pounds"
+    assert rec.skus["ZZXI0WUSIB"].asin == "B00T0BUKW8"  # key is not always the ASIN
+    assert rec.skus["B00CFQWRPS"].weight.unit == "pounds"
 
 
 def test_real_record_without_normalized_name_and_with_image_fname(sample_dir: Path) -> None:
     rec = parse_metadata((sample_dir / "metadata" / "00523.json").read_bytes())
     assert rec.image_fname == "523.jpg"
-    assert all(s.normalized_name is None for s in rec.skus)
+    assert all(s.normalized_name is None for s in rec.skus.values())
     assert rec.expected_quantity == 2
 
 

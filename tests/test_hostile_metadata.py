@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from binaudit.core.abid import BinRecord, MetadataError, parse_metadata
+from binaudit.core.abid import BinRecord, MetadataError, parse_metadata, parse_metadata_checked, parse_metadata_fast
 
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
                          st.text(max_size=30))
@@ -41,7 +41,7 @@ def test_schema_shaped_records(doc: dict) -> None:
     record = outcome(json.dumps(doc, allow_nan=True).encode())
     if record is not None:
         assert record.expected_quantity >= 0
-        assert all(s.quantity >= 0 for s in record.skus)
+        assert all(s.quantity >= 0 for s in record.skus.values())
 
 
 @settings(max_examples=300, deadline=200)
@@ -93,3 +93,63 @@ def test_extremes_are_refused_fast(name: str) -> None:
         assert record is not None and record.image_fname  # kept as text only, never used as a path
     else:
         assert record is None, f"{name} was accepted"
+
+
+def checked_outcome(data: bytes) -> BinRecord | None:
+    try:
+        return parse_metadata_checked(data)
+    except MetadataError:
+        return None
+
+
+codes = st.from_regex(r"[A-Za-z0-9_-]{1,12}", fullmatch=True)
+numbers = st.one_of(st.floats(0, 1e6), st.integers(0, 10**6), st.floats(allow_nan=True), st.integers(), st.booleans())
+measures = st.one_of(st.none(), st.fixed_dictionaries({"value": numbers},
+                                                      optional={"unit": st.one_of(st.text(max_size=6), st.none())}))
+texts = st.one_of(st.text(max_size=20), st.none(), st.sampled_from(["a: b", "x\":", "", "Caf\u00e9"]))
+nearly_valid_skus = st.fixed_dictionaries(
+    {"asin": codes, "quantity": st.integers(-1, 10_001)},
+    optional={"name": texts, "normalizedName": texts, "length": measures, "width": measures, "height": measures,
+              "weight": measures, "color": st.integers()})
+nearly_valid_records = st.fixed_dictionaries(
+    {"BIN_FCSKU_DATA": st.dictionaries(codes, nearly_valid_skus, max_size=4), "EXPECTED_QUANTITY": st.integers(-1, 10_001)},
+    optional={"image_fname": texts})
+layouts = st.sampled_from([{}, {"indent": 4, "sort_keys": True}, {"separators": (",", ":")},
+                           {"separators": (", ", " : ")}, {"separators": (",", ":\t")}])
+
+
+@settings(max_examples=400, deadline=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(records, nearly_valid_records), layouts, st.data())
+def test_fast_parser_never_disagrees_with_the_checked_one(doc: dict, layout: dict, data: st.DataObject) -> None:
+    """The compiled fast path may only say "not sure" (None); when it answers, the checked parser agrees."""
+    text = json.dumps(doc, allow_nan=True, **layout)
+    if data.draw(st.booleans(), "duplicate a key"):
+        text = text.rstrip("}") + (", " if doc else "") + data.draw(
+            st.sampled_from(['"EXPECTED_QUANTITY": 1', '"EXPECTED_QUANTITY" : 1', '"image_fname":"a:b"'])) + "}"
+    raw = text.encode()
+    fast = parse_metadata_fast(raw)
+    if fast is not None:
+        assert checked_outcome(raw) == fast
+
+
+@pytest.mark.parametrize("text", [
+    '{"EXPECTED_QUANTITY": 1, "BIN_FCSKU_DATA": {"B1": {"asin": "B1", "quantity": 1}}, "EXPECTED_QUANTITY" : 1}',
+    '{"EXPECTED_QUANTITY": 1, "BIN_FCSKU_DATA": {"B1": {"asin": "B1", "quantity": 1, "name": "a: b"},'
+    ' "B1": {"asin": "B1", "quantity": 1}}}',
+    '{"EXPECTED_QUANTITY": 1, "BIN_FCSKU_DATA": {"B1": {"asin": "B1", "quantity": 1, "length": null, '
+    '"length": {"unit": "IN", "value": 2}}}}',
+    '{"EXPECTED_QUANTITY": 1, "BIN_FCSKU_DATA": {"B1\\n": {"asin": "B1", "quantity": 1}}}',
+    '{"EXPECTED_QUANTITY": 1, "BIN_FCSKU_DATA": {"B1\\nB2": {"asin": "B1", "quantity": 1}}}',
+])
+def test_fast_parser_refuses_what_it_cannot_prove(text: str) -> None:
+    assert parse_metadata_fast(text.encode()) is None
+    assert checked_outcome(text.encode()) is None
+
+
+def test_generated_and_real_records_take_the_fast_path(sample_dir, synth_dataset) -> None:
+    files = [*(sample_dir / "metadata").glob("*.json"), *(synth_dataset / "metadata").glob("*.json")]
+    assert len(files) > 100
+    for path in files:
+        data = path.read_bytes()
+        assert parse_metadata_fast(data) is not None, path.name
+        assert parse_metadata_fast(data) == parse_metadata_checked(data)

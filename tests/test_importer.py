@@ -152,3 +152,82 @@ def test_bulk_import_indexes_text_once_and_recovers_when_interrupted(tmp_path: P
     name = store.query("SELECT name FROM items LIMIT 1")[0]["name"]
     word = max(name.split(), key=len)
     assert store.search_items(word)
+
+
+def _table(store: Store, sql: str, skip: tuple[str, ...]) -> list[tuple]:
+    return [tuple(v for k, v in row.items() if k not in skip) for row in store.query(sql)]
+
+
+def test_worker_processes_import_exactly_what_one_process_does(tmp_path: Path, synth_dataset: Path,
+                                                                monkeypatch) -> None:
+    from binaudit.core import importer
+
+    root = build_bad_dataset(tmp_path / "data")
+    for folder in ("bin-images", "metadata"):  # the synthetic bins next to every kind of bad file
+        for path in (synth_dataset / folder).iterdir():
+            shutil.copy(path, root / folder / f"s{path.name}")
+    monkeypatch.setattr(importer, "BATCH_SIZE", 16)
+    tables = []
+    for workers in (1, 2):
+        with Store.open(tmp_path / f"ws{workers}" / "workspace.db") as store:
+            summary = import_dataset(store, root, workers=workers)
+            assert summary.added == summary.scanned == 131
+            tables.append((_table(store, "SELECT * FROM images ORDER BY image_id", ("imported_at",)),
+                           _table(store, "SELECT * FROM items ORDER BY image_id, sku_key", ("id",))))
+    assert tables[0] == tables[1]
+    assert len(tables[0][1]) > 120
+
+
+def test_bulk_reimport_replaces_items_instead_of_adding_them(tmp_path: Path, store: Store, synth_dataset: Path,
+                                                             monkeypatch) -> None:
+    from binaudit.core import importer
+
+    monkeypatch.setattr(importer, "BULK_THRESHOLD", 10)
+    root = tmp_path / "data"
+    shutil.copytree(synth_dataset, root)
+    import_dataset(store, root)
+    items_before = store.query("SELECT count(*) AS n FROM items")[0]["n"]
+    for path in (root / "metadata").iterdir():  # every record changes: a bulk update
+        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    summary = import_dataset(store, root)
+    assert summary.updated == 120
+    assert store.query("SELECT count(*) AS n FROM items")[0]["n"] == items_before
+    assert store.search_index_complete()
+
+
+def test_cancelled_import_with_workers_stops_and_leaves_no_scratch_files(tmp_path: Path, store: Store,
+                                                                        synth_dataset: Path, monkeypatch) -> None:
+    import tempfile
+
+    from binaudit.core import importer
+    from binaudit.core.progress import Cancelled
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setattr(importer, "BATCH_SIZE", 10)
+    calls = []
+    with pytest.raises(Cancelled):
+        import_dataset(store, synth_dataset, workers=2, cancel=lambda: bool(calls.append(1)) or len(calls) > 2)
+    assert store.count_images() == 20  # the two batches merged before the cancel
+    assert list(scratch.iterdir()) == []
+    assert import_dataset(store, synth_dataset, workers=2).added == 100
+
+
+def test_odd_file_names_in_the_photo_folder(tmp_path: Path, store: Store) -> None:
+    root = tmp_path / "data"
+    images, meta = root / "bin-images", root / "metadata"
+    images.mkdir(parents=True)
+    meta.mkdir()
+    _jpeg(images / ".jpg")          # hidden: ignored
+    _jpeg(images / "7.jpg"); _meta(meta / "7.json", 1, [1])
+    (images / "7").write_bytes(b"x")  # same name as an id, no extension: the pair wins
+    _jpeg(images / "8.JPEG"); _jpeg(images / "8.jpg")
+    (images / "notes.txt").write_text("hi")
+    (meta / "README").write_text("metadata/ may hold other files")
+    import_dataset(store, root)
+    rows = {r["image_id"]: r for r in store.query("SELECT * FROM images")}
+    assert rows["7"]["status"] == "ok"
+    assert "second photo for id 8" in (rows.get("8.jpg") or rows["8.JPEG"])["reason"]
+    assert rows["notes.txt"]["status"] == "unreadable_image" and "not a photo" in rows["notes.txt"]["reason"]
+    assert "" not in rows and ".jpg" not in rows and "README" not in rows

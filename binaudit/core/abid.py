@@ -10,12 +10,15 @@ import json
 import math
 import os
 import re
+import struct
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
+import msgspec
 import orjson
+from msgspec import Meta
 from PIL import Image, UnidentifiedImageError
 
 MAX_METADATA_BYTES = 1 << 20  # real records average 2 kB; anything near a megabyte is not a bin record
@@ -23,6 +26,9 @@ MAX_QUANTITY = 10_000
 MAX_IMAGE_PIXELS = 40_000_000  # real photos are below 1 Mpx; this stops decompression bombs early
 MAX_IMAGE_SIDE = 16_384  # real photos are at most about 1,100 px on a side
 MAX_NAME_LENGTH = 2_000
+JPEG_HEAD_BYTES = 65_536  # the frame header sits in the first few kB; 64 kB covers large EXIF blocks
+JPEG_TAIL_BYTES = 4_096
+MAX_MEASURE = 1e6
 
 STATUS_OK = "ok"
 STATUS_NO_METADATA = "no_metadata"
@@ -43,7 +49,9 @@ IMAGE_USABLE_STATUSES = (STATUS_OK, STATUS_INCONSISTENT, STATUS_NO_METADATA, STA
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg")
 METADATA_SUFFIX = ".json"
-_ASIN_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+ASIN_PATTERN = r"^[A-Za-z0-9_-]{1,64}\Z"
+_ASIN_KEY = re.compile(ASIN_PATTERN)
+_ASIN_CODES = re.compile(r"[A-Za-z0-9_-]{1,64}(?:\n[A-Za-z0-9_-]{1,64})*")
 
 
 class MetadataError(ValueError):
@@ -54,40 +62,40 @@ class ImageError(ValueError):
     """A photo that cannot be read as a JPEG; the message says why."""
 
 
-@dataclass(frozen=True)
-class Measure:
+_Quantity = Annotated[int, Meta(ge=0, le=MAX_QUANTITY)]
+_Text = Annotated[str, Meta(max_length=MAX_NAME_LENGTH)]
+
+
+class Measure(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
     """A dimension or weight as written in the record, e.g. 8.2 IN or 1.9 pounds."""
 
-    value: float
-    unit: str
+    value: Annotated[float, Meta(ge=0, le=MAX_MEASURE)]
+    unit: Annotated[str, Meta(max_length=32)] = ""
 
 
-@dataclass(frozen=True)
-class SkuRecord:
-    """One entry of BIN_FCSKU_DATA."""
+class SkuRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
+    """One value of BIN_FCSKU_DATA (its key, usually but not always the ASIN, is the key in BinRecord.skus)."""
 
-    key: str
-    asin: str
-    name: str
-    quantity: int
-    normalized_name: Optional[str] = None
+    asin: str  # ASIN-like: checked after decoding, for all codes of a record at once
+    quantity: _Quantity
+    name: _Text = ""
+    normalized_name: Optional[_Text] = msgspec.field(default=None, name="normalizedName")
     length: Optional[Measure] = None
     width: Optional[Measure] = None
     height: Optional[Measure] = None
     weight: Optional[Measure] = None
 
 
-@dataclass(frozen=True)
-class BinRecord:
-    """A parsed metadata file: the recorded count and the SKU records."""
+class BinRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A parsed metadata file: the recorded count and the SKU records by their BIN_FCSKU_DATA key."""
 
-    expected_quantity: int
-    skus: tuple[SkuRecord, ...]
-    image_fname: Optional[str] = None
+    skus: dict[str, SkuRecord] = msgspec.field(name="BIN_FCSKU_DATA")
+    expected_quantity: _Quantity = msgspec.field(name="EXPECTED_QUANTITY")
+    image_fname: Optional[_Text] = None
 
     @property
     def sku_quantity_sum(self) -> int:
-        return sum(s.quantity for s in self.skus)
+        return sum(s.quantity for s in self.skus.values())
 
     def consistency_problem(self) -> Optional[str]:
         """Why the record contradicts itself, or None when it adds up."""
@@ -196,7 +204,7 @@ def _parse_measure(value: Any, where: str) -> Optional[Measure]:
     kind = type(number)
     if kind is not float and kind is not int:
         raise MetadataError(f"{where}.value must be a number, got {_describe(number)}")
-    if not 0 <= number <= 1e6:  # also false for NaN
+    if not 0 <= number <= MAX_MEASURE:  # also false for NaN
         raise MetadataError(f"{where}.value {number!r} is not a plausible measurement")
     if type(unit) is not str or len(unit) > 32:
         raise MetadataError(f"{where}.unit must be short text, got {_describe(unit)}")
@@ -217,10 +225,9 @@ def _parse_sku(key: str, value: Any) -> SkuRecord:
         raise MetadataError(f"{where}.asin {asin[:20]!r} is not an ASIN-like code")
     normalized = value.get("normalizedName")
     return SkuRecord(
-        key=key,
         asin=asin,
-        name=_require_str(value.get("name", ""), f"{where}.name", allow_empty=True),
         quantity=_require_int(value["quantity"], f"{where}.quantity"),
+        name=_require_str(value.get("name", ""), f"{where}.name", allow_empty=True),
         normalized_name=None if normalized is None else _require_str(normalized, f"{where}.normalizedName", True),
         length=_parse_measure(value.get("length"), f"{where}.length"),
         width=_parse_measure(value.get("width"), f"{where}.width"),
@@ -229,8 +236,8 @@ def _parse_sku(key: str, value: Any) -> SkuRecord:
     )
 
 
-def parse_metadata(data: bytes) -> BinRecord:
-    """Parse one ABID metadata file strictly; raise MetadataError (and nothing else) when it is not one."""
+def parse_metadata_checked(data: bytes) -> BinRecord:
+    """Parse step by step in Python: slower, but says exactly what is wrong; the reference for the fast path."""
     try:
         doc = _loads_strict(data)
         if not isinstance(doc, dict):
@@ -242,11 +249,11 @@ def parse_metadata(data: bytes) -> BinRecord:
         skus_doc = doc["BIN_FCSKU_DATA"]
         if not isinstance(skus_doc, dict):
             raise MetadataError(f"BIN_FCSKU_DATA must be an object, got {_describe(skus_doc)}")
-        skus = tuple(_parse_sku(k, v) for k, v in skus_doc.items())
+        skus = {k: _parse_sku(k, v) for k, v in skus_doc.items()}
         fname = doc.get("image_fname")
         return BinRecord(
-            expected_quantity=_require_int(doc["EXPECTED_QUANTITY"], "EXPECTED_QUANTITY"),
             skus=skus,
+            expected_quantity=_require_int(doc["EXPECTED_QUANTITY"], "EXPECTED_QUANTITY"),
             image_fname=None if fname is None else _require_str(fname, "image_fname", True),
         )
     except MetadataError:
@@ -255,6 +262,52 @@ def parse_metadata(data: bytes) -> BinRecord:
         raise MetadataError("record is nested too deeply") from None
     except Exception as exc:  # the parser's contract: only MetadataError comes out
         raise MetadataError(f"unexpected content ({type(exc).__name__})") from None
+
+
+_RECORD_DECODER = msgspec.json.Decoder(BinRecord)
+
+
+def _keys_certainly_present(record: BinRecord) -> int:
+    """A lower bound on the number of keys in the JSON text that decoded to this record.
+
+    Fields at their default may have been absent or written out, so only those that differ are counted.
+    """
+    keys = 2 + (record.image_fname is not None)
+    for sku in record.skus.values():
+        keys += 3 + (sku.name != "") + (sku.normalized_name is not None)
+        for measure in (sku.length, sku.width, sku.height, sku.weight):
+            if measure is not None:
+                keys += 2 + (measure.unit != "")
+    return keys
+
+
+def parse_metadata_fast(data: bytes) -> Optional[BinRecord]:
+    """The record when a compiled schema decode proves it valid, None when in any doubt (10x faster).
+
+    Every key ends with a colon, so when the colons in the text number no more than the keys the
+    record certainly has, no key can be duplicated (a decoder would silently keep the last one).
+    """
+    try:
+        record = _RECORD_DECODER.decode(data)
+    except Exception:  # msgspec's errors, and UnicodeDecodeError for invalid UTF-8
+        return None
+    codes = [*record.skus, *(sku.asin for sku in record.skus.values())]
+    joined = "\n".join(codes)  # one regex call for all codes (a pattern per field costs 4x more)
+    if codes and (joined.count("\n") != len(codes) - 1 or not _ASIN_CODES.fullmatch(joined)):
+        return None
+    keys = _keys_certainly_present(record)
+    if data.count(b":") == keys or len(_KEY_TOKEN.findall(data)) == keys:  # colons inside names: count keys
+        return record
+    return None
+
+
+def parse_metadata(data: bytes) -> BinRecord:
+    """Parse one ABID metadata file strictly; raise MetadataError (and nothing else) when it is not one."""
+    if len(data) <= MAX_METADATA_BYTES:
+        record = parse_metadata_fast(data)
+        if record is not None:
+            return record
+    return parse_metadata_checked(data)
 
 
 _MAGIC = (
@@ -278,6 +331,8 @@ def _sniff(head: bytes) -> str:
 
 
 _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_MARKERS_WITHOUT_LENGTH = frozenset((0x01, *range(0xD0, 0xD8)))
+_U16, _TWO_U16 = struct.Struct(">H"), struct.Struct(">HH")
 
 
 def jpeg_header_size(head: bytes) -> Optional[tuple[int, int]]:
@@ -294,17 +349,16 @@ def jpeg_header_size(head: bytes) -> Optional[tuple[int, int]]:
         if marker == 0xFF:  # fill byte
             pos += 1
             continue
-        if marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
+        if marker in _MARKERS_WITHOUT_LENGTH:
             pos += 2
             continue
-        length = int.from_bytes(head[pos + 2:pos + 4], "big")
+        (length,) = _U16.unpack_from(head, pos + 2)
         if length < 2:
             return None
         if marker in _SOF_MARKERS:
             if pos + 9 > end:
                 return None
-            height = int.from_bytes(head[pos + 5:pos + 7], "big")
-            width = int.from_bytes(head[pos + 7:pos + 9], "big")
+            height, width = _TWO_U16.unpack_from(head, pos + 5)
             return (width, height) if width and height else None
         if marker == 0xDA:  # start of scan before any frame header
             return None
@@ -312,109 +366,175 @@ def jpeg_header_size(head: bytes) -> Optional[tuple[int, int]]:
     return None
 
 
-def _pillow_size(handle: Any) -> tuple[int, int]:
-    handle.seek(0)
-    with Image.open(handle, formats=["JPEG"]) as image:
+def _pillow_size(path: str | Path) -> tuple[int, int]:
+    with Image.open(path, formats=["JPEG"]) as image:
         return image.size
 
 
-def probe_jpeg(path: Path) -> tuple[int, int, int]:
-    """Return (width, height, bytes) of a JPEG after checking its header and end marker; raise ImageError.
+_O_BINARY = getattr(os, "O_BINARY", 0)  # Windows would otherwise translate line endings
 
-    Only the header and the last 4 kB are read; full decoding (and its errors) happens at scoring time.
+
+def _read_up_to(fd: int, count: int, size: int) -> bytes:
+    """count bytes from fd, or all size bytes the file has when fewer (one read() unless it comes back short)."""
+    data = os.read(fd, count)
+    wanted = min(count, size)
+    if len(data) >= wanted:
+        return data
+    chunks = [data]
+    while wanted > 0 and data:
+        wanted -= len(data)
+        data = os.read(fd, wanted) if wanted > 0 else b""
+        chunks.append(data)
+    return b"".join(chunks)
+
+
+def read_jpeg_ends(path: str | Path) -> tuple[os.stat_result, bytes, bytes]:
+    """A file's stat, its first 64 kB and its last 4 kB, with one open and no Python file object.
+
+    Raises OSError. The stat comes from the open file, so it describes exactly the bytes read.
     """
+    fd = os.open(path, os.O_RDONLY | _O_BINARY)
     try:
-        with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size == 0:
-                raise ImageError("file is empty (0 bytes)")
-            head = handle.read(min(size, 65536))
-            if not head.startswith(b"\xff\xd8\xff"):
-                kind = _sniff(head)
-                raise ImageError(f"file is {kind}, not a JPEG" if kind != "not a JPEG" else "file is not a JPEG")
-            if size > len(head):
-                handle.seek(max(0, size - 4096))
-                tail = handle.read()
-            else:
-                tail = head[-4096:]
-            if b"\xff\xd9" not in tail:
-                raise ImageError("JPEG is truncated (no end-of-image marker)")
-            dims = jpeg_header_size(head) or _pillow_size(handle)
-    except ImageError:
-        raise
+        stat = os.fstat(fd)
+        head = _read_up_to(fd, JPEG_HEAD_BYTES, stat.st_size)
+        if stat.st_size <= len(head):
+            return stat, head, head[-JPEG_TAIL_BYTES:]
+        tail_start = max(len(head), stat.st_size - JPEG_TAIL_BYTES)
+        os.lseek(fd, tail_start, os.SEEK_SET)
+        return stat, head, _read_up_to(fd, JPEG_TAIL_BYTES, stat.st_size - tail_start)
+    finally:
+        os.close(fd)
+
+
+def check_jpeg(path: str | Path, size: int, head: bytes, tail: bytes) -> tuple[int, int]:
+    """(width, height) of a JPEG from its first and last bytes; raise ImageError when it is not a whole JPEG."""
+    if size == 0:
+        raise ImageError("file is empty (0 bytes)")
+    if not head.startswith(b"\xff\xd8\xff"):
+        kind = _sniff(head)
+        raise ImageError(f"file is {kind}, not a JPEG" if kind != "not a JPEG" else "file is not a JPEG")
+    if b"\xff\xd9" not in tail:
+        raise ImageError("JPEG is truncated (no end-of-image marker)")
+    try:
+        width, height = jpeg_header_size(head) or _pillow_size(path)
     except (UnidentifiedImageError, SyntaxError) as exc:
         raise ImageError(f"JPEG header is damaged ({exc})") from None
     except Image.DecompressionBombError as exc:
         raise ImageError(f"image is implausibly large ({exc})") from None
     except OSError as exc:
         raise ImageError(f"cannot read file: {exc.strerror or exc}") from None
-    width, height = dims
     if width * height > MAX_IMAGE_PIXELS or max(width, height) > MAX_IMAGE_SIDE:
         raise ImageError(f"image is {width}x{height} pixels, far beyond any bin photo")
-    return width, height, size
+    return width, height
 
 
-@dataclass
+def probe_jpeg(path: str | Path) -> tuple[int, int, int]:
+    """Return (width, height, bytes) of a JPEG after checking its header and end marker; raise ImageError.
+
+    Only the header and the last 4 kB are read; full decoding (and its errors) happens at scoring time.
+    """
+    try:
+        stat, head, tail = read_jpeg_ends(path)
+    except OSError as exc:
+        raise ImageError(f"cannot read file: {exc.strerror or exc}") from None
+    width, height = check_jpeg(path, stat.st_size, head, tail)
+    return width, height, stat.st_size
+
+
+@dataclass(slots=True)
 class DatasetEntry:
-    """One id found on disk: its photo and metadata paths (either may be missing) and any scan problem."""
+    """One id found on disk: its photo and metadata files (either may be missing) and any scan problem."""
 
     image_id: str
-    image_path: Optional[Path] = None
-    metadata_path: Optional[Path] = None
+    image_file: Optional[str] = None
+    metadata_file: Optional[str] = None
     problem: Optional[str] = None
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def image_path(self) -> Optional[Path]:
+        return None if self.image_file is None else Path(self.image_file)
+
+    @property
+    def metadata_path(self) -> Optional[Path]:
+        return None if self.metadata_file is None else Path(self.metadata_file)
 
 
-def _safe_name(name: str) -> Optional[str]:
-    """The file name as text, or None when the name is not valid UTF-8."""
+def _inside(root: Path, path: str) -> bool:
     try:
-        name.encode("utf-8")
-        return name
-    except UnicodeEncodeError:
-        return None
-
-
-def _inside(root: Path, path: Path) -> bool:
-    try:
-        path.resolve().relative_to(root)
+        Path(path).resolve().relative_to(root)
         return True
     except (ValueError, OSError, RuntimeError):
         return False
 
 
-def _classify(root: Path, directory: Path, entries: dict[str, DatasetEntry], want: str) -> None:
-    """Add the files of one directory to entries (want is "image", "metadata" or "both")."""
+def _is_utf8(name: str) -> bool:
+    """False for names the file system gave as undecodable bytes (Python maps them to surrogates)."""
+    if name.isascii():
+        return True
     try:
-        listing = list(os.scandir(directory))
-    except OSError:
-        return
-    for item in listing:
-        name = _safe_name(item.name)
-        if name is None:
-            shown = os.fsencode(item.name).decode("utf-8", "backslashreplace")
-            entries[shown] = DatasetEntry(shown, problem="file name is not valid UTF-8; rename the file")
-            continue
-        stem, suffix = os.path.splitext(name)
-        suffix = suffix.lower()
-        path = directory / name
-        is_image = suffix in IMAGE_SUFFIXES and want in ("image", "both")
-        is_meta = suffix == METADATA_SUFFIX and want in ("metadata", "both")
-        if not (is_image or is_meta):
-            if want == "image" or (want == "both" and suffix not in ("", ".txt", ".md")):
-                if not name.startswith("."):
-                    entries.setdefault(name, DatasetEntry(name, problem=f"not a photo file name ({suffix or 'no extension'}); ABID photos are .jpg"))
-            continue
-        if item.is_symlink() and not _inside(root, path):
-            entries[name] = DatasetEntry(name, problem="symbolic link points outside the dataset folder; not opened")
-            continue
-        entry = entries.setdefault(stem, DatasetEntry(stem))
-        if is_image:
-            if entry.image_path is not None:
-                entries[name] = DatasetEntry(name, problem=f"second photo for id {stem}; {entry.image_path.name} is used")
-                continue
-            entry.image_path = path
-        else:
-            entry.metadata_path = path
+        name.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+@dataclass
+class _Listing:
+    """The files of a dataset folder, sorted into photos and metadata by id, plus ids with a problem."""
+
+    root: Path
+    images: dict[str, str]
+    metadata: dict[str, str]
+    problems: dict[str, str]
+
+    def add(self, directory: Path, want_images: bool, want_metadata: bool) -> None:
+        """Sort the files of one directory in (one pass, a few string operations a file: 500,000 photos)."""
+        try:
+            listing = list(os.scandir(directory))
+        except OSError:
+            return
+        folder = str(directory) + os.sep
+        images, metadata = self.images, self.metadata
+        for item in listing:
+            name = item.name
+            stem, dot, suffix = name.rpartition(".")
+            suffix = suffix.lower()
+            is_image = want_images and stem != "" and suffix in _IMAGE_SUFFIXES  # stem "": ".jpg", "jpg"
+            is_meta = want_metadata and stem != "" and suffix == _METADATA_SUFFIX
+            if not _is_utf8(name):
+                shown = os.fsencode(name).decode("utf-8", "backslashreplace")
+                self.problems[shown] = "file name is not valid UTF-8; rename the file"
+            elif not (is_image or is_meta):
+                if want_images:  # metadata/ may hold anything else; bin-images/ and flat folders may not
+                    self._other_file(name, dot and suffix, flat=want_metadata)
+            elif item.is_symlink() and not _inside(self.root, folder + name):
+                self.problems[name] = "symbolic link points outside the dataset folder; not opened"
+            elif is_meta:
+                metadata[stem] = folder + name
+            elif stem in images:
+                self.problems[name] = f"second photo for id {stem}; {os.path.basename(images[stem])} is used"
+            else:
+                images[stem] = folder + name
+
+    def _other_file(self, name: str, suffix: str, flat: bool) -> None:
+        """A file that is neither photo nor metadata: a problem in bin-images/, notes are fine in a flat folder."""
+        if name.startswith(".") or (flat and suffix in ("", "txt", "md")):
+            return
+        shown = f".{suffix}" if suffix else "no extension"
+        self.problems.setdefault(name, f"not a photo file name ({shown}); ABID photos are .jpg")
+
+    def entries(self) -> Iterator[DatasetEntry]:
+        images, metadata, problems = self.images, self.metadata, self.problems
+        for key in sorted(images.keys() | metadata.keys() | problems.keys()):
+            image, meta = images.get(key), metadata.get(key)
+            if image is None and meta is None:
+                yield DatasetEntry(key, problem=problems[key])
+            else:
+                yield DatasetEntry(key, image, meta)
+
+
+_IMAGE_SUFFIXES = frozenset(s.lstrip(".") for s in IMAGE_SUFFIXES)
+_METADATA_SUFFIX = METADATA_SUFFIX.lstrip(".")
 
 
 def scan_dataset(root: Path) -> Iterator[DatasetEntry]:
@@ -422,24 +542,30 @@ def scan_dataset(root: Path) -> Iterator[DatasetEntry]:
     root = Path(root).resolve()
     if not root.is_dir():
         raise FileNotFoundError(f"dataset folder not found: {root}")
-    entries: dict[str, DatasetEntry] = {}
+    listing = _Listing(root, {}, {}, {})
     images_dir, meta_dir = root / "bin-images", root / "metadata"
     if images_dir.is_dir() or meta_dir.is_dir():
-        _classify(root, images_dir, entries, "image")
-        _classify(root, meta_dir, entries, "metadata")
+        listing.add(images_dir, want_images=True, want_metadata=False)
+        listing.add(meta_dir, want_images=False, want_metadata=True)
     else:
-        _classify(root, root, entries, "both")
-    for key in sorted(entries):
-        yield entries[key]
+        listing.add(root, want_images=True, want_metadata=True)
+    return listing.entries()
 
 
-def read_metadata_file(path: Path) -> BinRecord:
+def read_metadata_bytes(path: str | Path) -> tuple[os.stat_result, bytes]:
+    """A metadata file's stat and bytes, one byte past the size limit at most (raises OSError)."""
+    fd = os.open(path, os.O_RDONLY | _O_BINARY)
+    try:
+        stat = os.fstat(fd)
+        return stat, _read_up_to(fd, min(stat.st_size, MAX_METADATA_BYTES) + 1, stat.st_size)
+    finally:
+        os.close(fd)
+
+
+def read_metadata_file(path: str | Path) -> BinRecord:
     """Read and parse a metadata file, reading at most the size limit."""
     try:
-        with open(path, "rb") as handle:
-            # Asking read() for the limit would allocate a megabyte per call; ask for what is there.
-            size = os.fstat(handle.fileno()).st_size
-            data = handle.read(min(size, MAX_METADATA_BYTES) + 1)
+        _, data = read_metadata_bytes(path)
     except OSError as exc:
         raise MetadataError(f"cannot read file: {exc.strerror or exc}") from None
     return parse_metadata(data)

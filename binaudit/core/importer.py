@@ -1,21 +1,35 @@
-"""Import a dataset folder into a workspace: idempotent, picks up only what changed, never stops on a bad file."""
+"""Import a dataset folder into a workspace: idempotent, picks up only what changed, never stops on a bad file.
+
+Photos and metadata are read and checked in worker processes, batch by batch; each batch's rows go to a
+scratch SQLite file that this process copies into the workspace inside SQLite, while workers read on.
+"""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import tempfile
+import threading
+from collections import deque
+from collections.abc import Generator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Any, Optional
 
 from binaudit.core import abid
 from binaudit.core.abid import BinRecord, DatasetEntry, ImageError, MetadataError
 from binaudit.core.progress import CancelCallback, ProgressCallback, check_cancel, report
-from binaudit.core.splits import DEFAULT_RATIOS, split_for_id
-from binaudit.core.store import Store, utc_now
+from binaudit.core.splits import DEFAULT_RATIOS, split_chooser
+from binaudit.core.store import ImportedImage, Store, utc_now, write_import_stage
 
 BATCH_SIZE = 1000
 BULK_THRESHOLD = 5000  # changed records above which the text index is rebuilt once at the end
+MAX_WORKERS = 4  # reading is I/O and parsing; beyond this SQLite writing in this process is the limit
+
+# When one id has several problems, the first in this order is its status.
+_PRECEDENCE = (abid.STATUS_NO_IMAGE, abid.STATUS_UNREADABLE_IMAGE, abid.STATUS_NO_METADATA,
+               abid.STATUS_MALFORMED_METADATA, abid.STATUS_INCONSISTENT)
 
 
 @dataclass
@@ -35,89 +49,98 @@ class ImportSummary:
                 f"{self.unchanged} unchanged, {self.missing} gone" + (f" ({parts})" if parts else ""))
 
 
-def _stat(path: Optional[Path]) -> tuple[Optional[int], Optional[int]]:
+def default_workers() -> int:
+    """Worker processes for reading files: one per core, at most MAX_WORKERS."""
+    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+
+
+def _stat(path: Optional[str]) -> tuple[Optional[int], Optional[int]]:
     if path is None:
         return None, None
     try:
-        st = path.stat()
+        st = os.stat(path)
         return st.st_mtime_ns, st.st_size
     except OSError:
         return None, None
 
 
 def _fingerprint(entry: DatasetEntry) -> tuple[Any, ...]:
-    img_mtime, img_size = _stat(entry.image_path)
-    meta_mtime, meta_size = _stat(entry.metadata_path)
-    return (img_mtime, img_size, meta_mtime, meta_size,
-            str(entry.image_path) if entry.image_path else None,
-            str(entry.metadata_path) if entry.metadata_path else None)
+    """What the store remembers of an id's files, to tell whether they changed since the last import."""
+    img_mtime, img_size = _stat(entry.image_file)
+    meta_mtime, meta_size = _stat(entry.metadata_file)
+    return img_mtime, img_size, meta_mtime, meta_size, entry.image_file, entry.metadata_file
 
 
-def _item_rows(image_id: str, record: BinRecord) -> list[dict[str, Any]]:
+def _item_rows(image_id: str, record: BinRecord) -> list[tuple[Any, ...]]:
+    """The record's SKUs as items rows, plain tuples in ImportedItem's field order."""
     rows = []
-    for sku in record.skus:
-        row: dict[str, Any] = {"image_id": image_id, "sku_key": sku.key, "asin": sku.asin, "name": sku.name,
-                               "normalized_name": sku.normalized_name, "quantity": sku.quantity}
-        for dim in ("length", "width", "height", "weight"):
-            measure = getattr(sku, dim)
-            row[dim] = measure.value if measure else None
-            row[f"{dim}_unit"] = measure.unit if measure else None
-        rows.append(row)
+    for key, sku in record.skus.items():
+        row = [image_id, key, sku.asin, sku.name, sku.normalized_name, sku.quantity]
+        for measure in (sku.length, sku.width, sku.height, sku.weight):
+            row += (None, None) if measure is None else (measure.value, measure.unit)
+        rows.append(tuple(row))
     return rows
 
 
-def examine_entry(entry: DatasetEntry, ratios: tuple[float, float, float] = DEFAULT_RATIOS) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Turn one id on disk into an images row (with status and reason) and its item rows."""
-    img_mtime, img_size, meta_mtime, meta_size, img_path, meta_path = _fingerprint(entry)
-    row: dict[str, Any] = {
-        "image_id": entry.image_id, "path": img_path, "meta_path": meta_path, "width": None, "height": None,
-        "bytes": img_size, "image_mtime_ns": img_mtime, "meta_bytes": meta_size, "meta_mtime_ns": meta_mtime,
-        "recorded_count": None, "sku_count": None, "sku_quantity": None,
-        "split": split_for_id(entry.image_id, ratios), "imported_at": utc_now(),
-    }
+def examine_entry(entry: DatasetEntry, split: str, imported_at: str) -> tuple[ImportedImage, list[tuple[Any, ...]]]:
+    """Turn one id on disk into an images row (with status and reason) and its item rows.
+
+    Each file is opened once; its size and modification time come from that open file.
+    """
     if entry.problem:
-        row.update(status=abid.STATUS_UNREADABLE_IMAGE, reason=entry.problem, path=None)
-        return row, []
+        return ImportedImage(entry.image_id, None, None, None, None, None, None, None, None, None, None, None,
+                             abid.STATUS_UNREADABLE_IMAGE, entry.problem, split, imported_at), []
     problems: list[tuple[str, str]] = []
-    items: list[dict[str, Any]] = []
-    if entry.image_path is None:
+    width = height = img_size = img_mtime = meta_size = meta_mtime = None
+    recorded = sku_count = sku_quantity = None
+    items: list[tuple[Any, ...]] = []
+    if entry.image_file is None:
         problems.append((abid.STATUS_NO_IMAGE, "metadata has no photo"))
     else:
         try:
-            row["width"], row["height"], row["bytes"] = abid.probe_jpeg(entry.image_path)
+            stat, head, tail = abid.read_jpeg_ends(entry.image_file)
+            img_size, img_mtime = stat.st_size, stat.st_mtime_ns
+            width, height = abid.check_jpeg(entry.image_file, img_size, head, tail)
+        except OSError as exc:
+            problems.append((abid.STATUS_UNREADABLE_IMAGE, f"photo unreadable: cannot read file: {exc.strerror or exc}"))
         except ImageError as exc:
             problems.append((abid.STATUS_UNREADABLE_IMAGE, f"photo unreadable: {exc}"))
-    if entry.metadata_path is None:
+    if entry.metadata_file is None:
         problems.append((abid.STATUS_NO_METADATA, "photo has no metadata file"))
     else:
         try:
-            record = abid.read_metadata_file(entry.metadata_path)
-            row.update(recorded_count=record.expected_quantity, sku_count=len(record.skus),
-                       sku_quantity=record.sku_quantity_sum)
+            stat, data = abid.read_metadata_bytes(entry.metadata_file)
+            meta_size, meta_mtime = stat.st_size, stat.st_mtime_ns
+            record = abid.parse_metadata(data)
+            recorded, sku_count, sku_quantity = record.expected_quantity, len(record.skus), record.sku_quantity_sum
             items = _item_rows(entry.image_id, record)
-            inconsistency = record.consistency_problem()
-            if inconsistency:
-                problems.append((abid.STATUS_INCONSISTENT, inconsistency))
+            if sku_quantity != recorded:
+                problems.append((abid.STATUS_INCONSISTENT, record.consistency_problem() or ""))
+        except OSError as exc:
+            problems.append((abid.STATUS_MALFORMED_METADATA, f"metadata malformed: cannot read file: {exc.strerror or exc}"))
         except MetadataError as exc:
             problems.append((abid.STATUS_MALFORMED_METADATA, f"metadata malformed: {exc}"))
-    order = abid.STATUSES
-    problems.sort(key=lambda p: [abid.STATUS_NO_IMAGE, abid.STATUS_UNREADABLE_IMAGE, abid.STATUS_NO_METADATA,
-                                 abid.STATUS_MALFORMED_METADATA, abid.STATUS_INCONSISTENT].index(p[0]))
-    row["status"] = problems[0][0] if problems else abid.STATUS_OK
-    row["reason"] = "; ".join(p[1] for p in problems) if problems else None
-    assert row["status"] in order
-    return row, items
+    status, reason = abid.STATUS_OK, None
+    if problems:
+        problems.sort(key=lambda p: _PRECEDENCE.index(p[0]))
+        status, reason = problems[0][0], "; ".join(p[1] for p in problems)
+    return ImportedImage(entry.image_id, entry.image_file, entry.metadata_file, width, height, img_size, img_mtime,
+                         meta_size, meta_mtime, recorded, sku_count, sku_quantity, status, reason, split,
+                         imported_at), items
 
 
 def import_dataset(store: Store, root: Path | str, *, ratios: tuple[float, float, float] = DEFAULT_RATIOS,
                    progress: Optional[ProgressCallback] = None, cancel: Optional[CancelCallback] = None,
-                   workers: int = 1) -> ImportSummary:
-    """Import (or refresh) the dataset at root into the store; only changed files are re-read."""
+                   workers: Optional[int] = None) -> ImportSummary:
+    """Import (or refresh) the dataset at root into the store; only changed files are re-read.
+
+    workers: processes that read and check files (default: one per core, at most MAX_WORKERS).
+    """
     root = Path(root)
     entries = list(abid.scan_dataset(root))
     known = store.import_fingerprints()
     summary = ImportSummary(scanned=len(entries))
-    changed = []
+    changed: list[tuple[DatasetEntry, bool]] = []
     for entry in entries:
         previous = known.get(entry.image_id)
         if previous is not None and previous == _fingerprint(entry):
@@ -126,46 +149,81 @@ def import_dataset(store: Store, root: Path | str, *, ratios: tuple[float, float
             changed.append((entry, previous is None))
     report(progress, summary.unchanged, len(entries))
     done = summary.unchanged
-    # A bulk import indexes product names once at the end: ~3x cheaper than row by row.
+    # A bulk import indexes product names once at the end: ~3x cheaper than batch by batch.
     bulk = len(changed) > BULK_THRESHOLD
     if not bulk:
         store.ensure_search_index()  # finishes the index of an interrupted bulk import
     batches = [changed[i:i + BATCH_SIZE] for i in range(0, len(changed), BATCH_SIZE)]
-    for batch, (rows, items) in zip(batches, _examine_batches(batches, ratios, workers)):
-        check_cancel(cancel)
-        store.upsert_images(rows, items, index_text=not bulk)
-        new = sum(is_new for _, is_new in batch)
-        summary.added += new
-        summary.updated += len(batch) - new
-        done += len(batch)
-        report(progress, done, len(entries))
-    if bulk:
-        store.rebuild_search_index()
+    jobs = [[(e.image_id, e.image_file, e.metadata_file, e.problem) for e, _ in batch] for batch in batches]
+    with tempfile.TemporaryDirectory(prefix="binaudit-import-") as scratch, store.rederivable_writes():
+        stages = _examine_batches(jobs, ratios, utc_now(), Path(scratch),
+                                  default_workers() if workers is None else workers)
+        try:
+            for batch, stage in zip(batches, stages):
+                check_cancel(cancel)
+                replacing = [entry.image_id for entry, is_new in batch if not is_new]
+                store.merge_import_stage(stage, replacing=replacing, index_text=not bulk)
+                stage.unlink()
+                summary.added += len(batch) - len(replacing)
+                summary.updated += len(replacing)
+                done += len(batch)
+                report(progress, done, len(entries))
+        finally:
+            stages.close()  # stops the worker processes, also on cancel
+        if bulk:
+            store.rebuild_search_index()
     _mark_vanished(store, root, known, {e.image_id for e in entries}, summary)
     summary.statuses = store.status_counts()
     return summary
 
 
-ExaminedBatch = tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]
+EntryFields = tuple[str, Optional[str], Optional[str], Optional[str]]  # a DatasetEntry, cheap to send
 
 
-def _examine_entries(entries: list[DatasetEntry], ratios: tuple[float, float, float]) -> ExaminedBatch:
-    results = [examine_entry(e, ratios) for e in entries]
-    return [r for r, _ in results], {r["image_id"]: i for r, i in results}
+def examine_batch(job: list[EntryFields], ratios: tuple[float, float, float], imported_at: str, stage: Path) -> Path:
+    """Examine one batch of ids and write their rows to a stage file; runs in a worker process."""
+    images: list[tuple[Any, ...]] = []
+    items: list[tuple[Any, ...]] = []
+    choose_split = split_chooser(ratios)
+    for fields in job:
+        image, image_items = examine_entry(DatasetEntry(*fields), choose_split(fields[0]), imported_at)
+        images.append(tuple(image))  # plain tuples: sqlite3 binds them twice as fast as NamedTuples
+        items.extend(image_items)
+    write_import_stage(stage, images, items)
+    return stage
 
 
-def _examine_batches(batches: list[list[tuple[DatasetEntry, bool]]], ratios: tuple[float, float, float],
-                     workers: int) -> Iterator[ExaminedBatch]:
-    """Examine batches in order; with workers > 1 they are read in other processes while this one writes."""
-    jobs = [[e for e, _ in batch] for batch in batches]
+def _pool_context() -> Any:
+    """fork is cheap but unsafe once threads run (the GUI, a progress bar's monitor); then use spawn."""
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def _examine_batches(jobs: list[list[EntryFields]], ratios: tuple[float, float, float], imported_at: str,
+                     scratch: Path, workers: int) -> Generator[Path, None, None]:
+    """Stage files of the batches, in order; with workers > 1 they are made in other processes meanwhile.
+
+    At most two batches per worker are in flight, so memory and scratch space stay flat at any size.
+    """
+    stage_paths = (scratch / f"batch-{i:06d}.sqlite" for i in range(len(jobs)))
     if workers <= 1 or len(jobs) < 2:
-        for job in jobs:
-            yield _examine_entries(job, ratios)
+        for job, stage in zip(jobs, stage_paths):
+            yield examine_batch(job, ratios, imported_at, stage)
         return
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(workers) as pool:
-        yield from pool.map(_examine_entries, jobs, [ratios] * len(jobs))
+    pool = ProcessPoolExecutor(min(workers, len(jobs)), mp_context=_pool_context())
+    try:
+        pending = zip(jobs, stage_paths)
+        in_flight: deque[Future[Path]] = deque(
+            pool.submit(examine_batch, job, ratios, imported_at, stage) for _, (job, stage) in zip(range(2 * workers), pending))
+        while in_flight:
+            stage = in_flight.popleft().result()
+            following = next(pending, None)
+            if following is not None:
+                in_flight.append(pool.submit(examine_batch, following[0], ratios, imported_at, following[1]))
+            yield stage
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _mark_vanished(store: Store, root: Path, known: dict[str, tuple[Any, ...]], present: set[str],

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Callable
+from hashlib import blake2b
 
 DEFAULT_RATIOS: tuple[float, float, float] = (0.7, 0.2, 0.1)
 SPLITS = ("train", "val", "test")
@@ -10,21 +11,27 @@ SPLITS = ("train", "val", "test")
 
 def split_fraction(image_id: str) -> float:
     """A stable pseudo-random number in [0, 1) derived from the id alone."""
-    digest = hashlib.blake2b(image_id.encode("utf-8"), digest_size=8).digest()
+    digest = blake2b(image_id.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
 
 
 def split_for_id(image_id: str, ratios: tuple[float, float, float] = DEFAULT_RATIOS) -> str:
     """Return "train", "val" or "test" for this id under the given ratios."""
+    return split_chooser(ratios)(image_id)
+
+
+def split_chooser(ratios: tuple[float, float, float] = DEFAULT_RATIOS) -> Callable[[str], str]:
+    """split_for_id with the ratios checked once, for assigning splits to many ids."""
     total = sum(ratios)
     if total <= 0 or any(r < 0 for r in ratios):
         raise ValueError(f"split ratios must be non-negative and not all zero: {ratios}")
-    x = split_fraction(image_id) * total
-    if x < ratios[0]:
-        return "train"
-    if x < ratios[0] + ratios[1]:
-        return "val"
-    return "test"
+    train_below, val_below = ratios[0], ratios[0] + ratios[1]
+
+    def choose(image_id: str) -> str:
+        point = split_fraction(image_id) * total
+        return "train" if point < train_below else "val" if point < val_below else "test"
+
+    return choose
 
 
 def parse_ratios(text: str) -> tuple[float, float, float]:

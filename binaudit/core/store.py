@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 import sqlite_utils
 from sqlite_utils.utils import sqlite3
@@ -25,6 +25,46 @@ from binaudit.core import labels as L
 from binaudit.core.abid import IMAGE_USABLE_STATUSES
 from binaudit.core.labels import EffectiveLabel, LabelEvent, StaleLabelError
 from binaudit.core.migrations import FTS_COLUMNS, MIGRATIONS
+
+class ImportedImage(NamedTuple):
+    """One images row as an import writes it (the label columns are the store's own)."""
+
+    image_id: str
+    path: Optional[str]
+    meta_path: Optional[str]
+    width: Optional[int]
+    height: Optional[int]
+    bytes: Optional[int]
+    image_mtime_ns: Optional[int]
+    meta_bytes: Optional[int]
+    meta_mtime_ns: Optional[int]
+    recorded_count: Optional[int]
+    sku_count: Optional[int]
+    sku_quantity: Optional[int]
+    status: str
+    reason: Optional[str]
+    split: str
+    imported_at: Optional[str]
+
+
+class ImportedItem(NamedTuple):
+    """One SKU record of an image's metadata, as an items row."""
+
+    image_id: str
+    sku_key: str
+    asin: str
+    name: str
+    normalized_name: Optional[str]
+    quantity: int
+    length: Optional[float]
+    length_unit: Optional[str]
+    width: Optional[float]
+    width_unit: Optional[str]
+    height: Optional[float]
+    height_unit: Optional[str]
+    weight: Optional[float]
+    weight_unit: Optional[str]
+
 
 NO_CHECK = object()  # pass as expected_event_id to skip the stale-label check
 BUSY_TIMEOUT_S = 30.0
@@ -136,6 +176,20 @@ class Store:
 
     # ------------------------------------------------------------------ transactions
     @contextmanager
+    def rederivable_writes(self) -> Iterator[None]:
+        """Commits on this connection skip the fsync (synchronous=NORMAL) until the block ends.
+
+        For imports only: a power cut can lose the last imported batches (never corrupt the file,
+        and never a label written on another connection), and the next import reads them again.
+        """
+        with self._lock:
+            self.db.conn.execute("PRAGMA synchronous = NORMAL")
+            try:
+                yield
+            finally:
+                self.db.conn.execute("PRAGMA synchronous = FULL")
+
+    @contextmanager
     def write(self) -> Iterator[None]:
         """One BEGIN IMMEDIATE transaction; waits for other writers instead of failing."""
         if self.readonly:
@@ -181,47 +235,87 @@ class Store:
         return None if row is None else row[0]
 
     # ------------------------------------------------------------------ images and items
-    IMAGE_IMPORT_COLUMNS = ("image_id", "path", "meta_path", "width", "height", "bytes", "image_mtime_ns",
-                            "meta_bytes", "meta_mtime_ns", "recorded_count", "sku_count", "sku_quantity",
-                            "status", "reason", "split", "imported_at")
-    ITEM_COLUMNS = ("image_id", "sku_key", "asin", "name", "normalized_name", "quantity", "length", "length_unit",
-                    "width", "width_unit", "height", "height_unit", "weight", "weight_unit")
+    IMAGE_IMPORT_COLUMNS = ImportedImage._fields
+    ITEM_COLUMNS = ImportedItem._fields
 
     def upsert_images(self, rows: list[dict[str, Any]], items: dict[str, list[dict[str, Any]]],
                       index_text: bool = True) -> None:
-        """Insert or update image rows (keyed by image_id) and replace their SKU items; labels are kept.
+        """Insert or update image rows given as dicts (missing columns are NULL); see write_imported."""
+        images = [ImportedImage(*(r.get(c) for c in self.IMAGE_IMPORT_COLUMNS)) for r in rows]
+        item_rows = [ImportedItem(*(item.get(c) for c in self.ITEM_COLUMNS))
+                     for r in rows for item in items.get(r["image_id"], [])]
+        replacing = [r["image_id"] for r in rows] if self._scalar("SELECT 1 FROM items LIMIT 1") else []
+        self.write_imported(images, item_rows, replacing=replacing, index_text=index_text)
 
-        index_text=False leaves the full-text index to one `ensure_search_index()` after a bulk import.
+    def write_imported(self, images: Sequence[ImportedImage], items: Sequence[ImportedItem], *,
+                       replacing: Sequence[str] = (), index_text: bool = True) -> None:
+        """Insert or update image rows (keyed by image_id) and their SKU items in one transaction; labels are kept.
+
+        replacing: ids that may already have items, which are deleted first. index_text=False leaves
+        the full-text index to one `rebuild_search_index()` after a bulk import.
         """
-        if not rows:
+        if not images:
             return
+        with self.write():
+            self._delete_items(replacing, index_text)
+            first_new = self._next_item_id()
+            recorded = self.IMAGE_IMPORT_COLUMNS.index("recorded_count") + 1  # ?NNN reuses that parameter
+            marks = ", ".join("?" * len(self.IMAGE_IMPORT_COLUMNS))
+            self.db.conn.executemany(self._upsert_image_sql(f"VALUES ({marks}, ?{recorded})"), images)
+            self.db.conn.executemany(f"INSERT INTO items ({', '.join(self.ITEM_COLUMNS)}) "
+                                     f"VALUES ({', '.join('?' * len(self.ITEM_COLUMNS))})", items)
+            if index_text:
+                self._index_items_from(first_new)
+
+    def merge_import_stage(self, stage: Path, *, replacing: Sequence[str] = (), index_text: bool = True) -> None:
+        """Copy the rows of a stage file (see write_import_stage) into the store, as write_imported would.
+
+        The copy runs inside SQLite, so this process spends no Python time per row.
+        """
+        conn = self.db.conn
+        with self._lock:
+            conn.execute("ATTACH DATABASE ? AS stage", [str(stage)])
+            try:
+                with self.write():
+                    self._delete_items(replacing, index_text)
+                    first_new = self._next_item_id()
+                    cols = ", ".join(self.IMAGE_IMPORT_COLUMNS)
+                    conn.execute(self._upsert_image_sql(f"SELECT {cols}, recorded_count FROM stage.images WHERE true"))
+                    item_cols = ", ".join(self.ITEM_COLUMNS)
+                    conn.execute(f"INSERT INTO items ({item_cols}) SELECT {item_cols} FROM stage.items ORDER BY rowid")
+                    if index_text:
+                        self._index_items_from(first_new)
+            finally:
+                conn.execute("DETACH DATABASE stage")
+
+    def _upsert_image_sql(self, source: str) -> str:
+        """INSERT of the import columns plus effective_count from source (VALUES or SELECT).
+
+        A new image starts with its recorded count as its effective label; a known one keeps its label.
+        """
         cols = self.IMAGE_IMPORT_COLUMNS
         updates = ", ".join(f"{c} = excluded.{c}" for c in cols[1:])
-        # New images start with the recorded count as their effective label; known ones keep their label.
-        image_sql = (f"INSERT INTO images ({', '.join(cols)}, effective_count) VALUES ({', '.join('?' * len(cols))}, ?) "
-                     f"ON CONFLICT(image_id) DO UPDATE SET {updates}, effective_count = CASE "
-                     f"WHEN label_status IN ('{L.RECORDED}', '{L.RESET}') THEN excluded.recorded_count "
-                     f"ELSE effective_count END")
-        image_values = [tuple(r.get(c) for c in cols) + (r.get("recorded_count"),) for r in rows]
-        item_values = [tuple(item.get(c) for c in self.ITEM_COLUMNS)
-                       for r in rows for item in items.get(r["image_id"], [])]
+        return (f"INSERT INTO images ({', '.join(cols)}, effective_count) {source} "
+                f"ON CONFLICT(image_id) DO UPDATE SET {updates}, effective_count = CASE "
+                f"WHEN label_status IN ('{L.RECORDED}', '{L.RESET}') THEN excluded.recorded_count "
+                f"ELSE effective_count END")
+
+    def _delete_items(self, image_ids: Sequence[str], index_text: bool) -> None:
         fts = ", ".join(FTS_COLUMNS)
-        with self.write():
-            conn = self.db.conn
-            ids = [r["image_id"] for r in rows]
-            if index_text and self._scalar("SELECT 1 FROM items LIMIT 1"):
-                for chunk in _chunks(ids, 500):
-                    marks = ",".join("?" * len(chunk))
-                    conn.execute(f"INSERT INTO items_fts(items_fts, rowid, {fts}) SELECT 'delete', rowid, {fts} "
-                                 f"FROM items WHERE image_id IN ({marks})", chunk)
-                    conn.execute(f"DELETE FROM items WHERE image_id IN ({marks})", chunk)
-            conn.executemany(image_sql, image_values)
-            first_new = int(self._scalar("SELECT coalesce(max(id), 0) FROM items")) + 1
-            conn.executemany(f"INSERT INTO items ({', '.join(self.ITEM_COLUMNS)}) "
-                             f"VALUES ({', '.join('?' * len(self.ITEM_COLUMNS))})", item_values)
+        for chunk in _chunks(list(image_ids), 500):
+            marks = ",".join("?" * len(chunk))
             if index_text:
-                conn.execute(f"INSERT INTO items_fts(rowid, {fts}) SELECT id, {fts} FROM items WHERE id >= ?",
-                             [first_new])
+                self.db.conn.execute(f"INSERT INTO items_fts(items_fts, rowid, {fts}) SELECT 'delete', rowid, {fts} "
+                                     f"FROM items WHERE image_id IN ({marks})", chunk)
+            self.db.conn.execute(f"DELETE FROM items WHERE image_id IN ({marks})", chunk)
+
+    def _next_item_id(self) -> int:
+        return int(self._scalar("SELECT coalesce(max(id), 0) FROM items")) + 1
+
+    def _index_items_from(self, first_id: int) -> None:
+        fts = ", ".join(FTS_COLUMNS)
+        self.db.conn.execute(f"INSERT INTO items_fts(rowid, {fts}) SELECT id, {fts} FROM items WHERE id >= ?",
+                             [first_id])
 
     def import_fingerprints(self) -> dict[str, tuple[Any, ...]]:
         """image_id -> (image mtime_ns, image size, metadata mtime_ns, metadata size, path, metadata path)."""
@@ -531,6 +625,26 @@ class Store:
     def ensure_search_index(self) -> None:
         if not self.search_index_complete():
             self.rebuild_search_index()
+
+
+def write_import_stage(path: Path, images: Sequence[tuple[Any, ...]], items: Sequence[tuple[Any, ...]]) -> None:
+    """Write import rows to a fresh scratch database that Store.merge_import_stage copies from.
+
+    Import workers call this in their own processes, so turning rows into SQLite records happens
+    in parallel; the file is scratch (no journal, no fsync) and is deleted after the merge.
+    """
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = OFF")
+        conn.execute("PRAGMA synchronous = OFF")
+        conn.execute("BEGIN")
+        conn.execute(f"CREATE TABLE images ({', '.join(ImportedImage._fields)})")
+        conn.execute(f"CREATE TABLE items ({', '.join(ImportedItem._fields)})")
+        conn.executemany(f"INSERT INTO images VALUES ({', '.join('?' * len(ImportedImage._fields))})", images)
+        conn.executemany(f"INSERT INTO items VALUES ({', '.join('?' * len(ImportedItem._fields))})", items)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
 
 
 def _check_writable_folder(folder: Path) -> None:
