@@ -88,6 +88,8 @@ def test_reimport_is_idempotent_and_picks_up_changes(tmp_path: Path, store: Stor
     assert store.effective_label("00001").count == 5, "re-import must never overwrite an auditor's label"
     assert store.count_images() == 12
     assert store.event_count() == 1
+    assert store.search_items("Thing 0") == ["00001", "00002", "00003", "00004", "00005", "00006", "00009"]
+    assert store.search_index_complete() and store.search_index_consistent()
 
 
 def test_vanished_photo_is_marked_not_deleted(tmp_path: Path, store: Store) -> None:
@@ -192,7 +194,7 @@ def test_bulk_reimport_replaces_items_instead_of_adding_them(tmp_path: Path, sto
     summary = import_dataset(store, root)
     assert summary.updated == 120
     assert store.query("SELECT count(*) AS n FROM items")[0]["n"] == items_before
-    assert store.search_index_complete()
+    assert store.search_index_complete() and store.search_index_consistent()
 
 
 def test_cancelled_import_with_workers_stops_and_leaves_no_scratch_files(tmp_path: Path, store: Store,
@@ -231,3 +233,21 @@ def test_odd_file_names_in_the_photo_folder(tmp_path: Path, store: Store) -> Non
     assert "second photo for id 8" in (rows.get("8.jpg") or rows["8.JPEG"])["reason"]
     assert rows["notes.txt"]["status"] == "unreadable_image" and "not a photo" in rows["notes.txt"]["reason"]
     assert "" not in rows and ".jpg" not in rows and "README" not in rows
+
+
+def test_import_from_a_thread_uses_spawned_workers(tmp_path: Path, store: Store, synth_dataset: Path,
+                                                   monkeypatch) -> None:
+    """The GUI imports from a worker thread, where forking would be unsafe: the pool spawns instead."""
+    import threading
+
+    from binaudit.core import importer
+
+    monkeypatch.setattr(importer, "BATCH_SIZE", 30)
+    contexts, results = [], []
+    original = importer._pool_context
+    monkeypatch.setattr(importer, "_pool_context", lambda: contexts.append(original()) or contexts[-1])
+    thread = threading.Thread(target=lambda: results.append(import_dataset(store, synth_dataset, workers=2)))
+    thread.start()
+    thread.join(120)
+    assert [c.get_start_method() for c in contexts] == ["spawn"]
+    assert results and results[0].added == 120 and store.count_images() == 120

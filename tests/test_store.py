@@ -148,3 +148,37 @@ def test_sqlite_library_is_free_of_the_wal_reset_bug() -> None:
 
     version = tuple(int(p) for p in SQLITE_VERSION.split("."))
     assert version >= (3, 51, 3), f"SQLite {SQLITE_VERSION} has the WAL-reset corruption bug"
+
+
+def test_schema_v1_workspace_is_migrated_to_one_search_text_per_image(tmp_path: Path) -> None:
+    import sqlite_utils
+
+    from binaudit.core.migrations import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    MIGRATIONS[0](old)
+    old.conn.execute("PRAGMA user_version = 1")
+    old.conn.execute("INSERT INTO images (image_id, status, split) VALUES ('00001', 'ok', 'train'), "
+                     "('00002', 'no_metadata', 'val')")
+    old.conn.executemany("INSERT INTO items (image_id, sku_key, asin, name, quantity) VALUES (?, ?, ?, ?, 1)",
+                         [("00001", "B1", "B000A8C5QE", "MSR PocketRocket Stove"), ("00001", "B2", "B0064LIWVS", "Fuel")])
+    old.conn.commit()
+    old.conn.close()
+    with Store.open(path) as store:
+        assert store.schema_version() == len(MIGRATIONS)
+        assert store.get_image("00001")["search_text"] == "MSR PocketRocket Stove B000A8C5QE Fuel B0064LIWVS"
+        assert store.search_items("pocketrock") == store.search_items("b0064") == ["00001"]
+        assert store.search_items("stove fuel") == ["00001"]  # words from two SKUs of one bin
+        assert store.search_index_complete() and store.search_index_consistent()
+
+
+def test_search_index_follows_reimported_names(tmp_path: Path, store: Store) -> None:
+    add_images(store)
+    store.upsert_images([{"image_id": "00001", "status": "ok", "split": "train", "search_text": "red kettle B0A"}], {})
+    assert store.search_items("kettle") == ["00001"]
+    store.upsert_images([{"image_id": "00001", "status": "ok", "split": "train", "search_text": "blue teapot B0A"}], {})
+    assert store.search_items("kettle") == [] and store.search_items("teapot") == ["00001"]
+    assert store.search_index_consistent()
+    store.db.conn.execute("UPDATE images SET search_text = 'changed behind the index' WHERE image_id = '00001'")
+    assert not store.search_index_consistent()

@@ -14,7 +14,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, NamedTuple, Optional
 
 import msgspec
 import orjson
@@ -49,8 +49,7 @@ IMAGE_USABLE_STATUSES = (STATUS_OK, STATUS_INCONSISTENT, STATUS_NO_METADATA, STA
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg")
 METADATA_SUFFIX = ".json"
-ASIN_PATTERN = r"^[A-Za-z0-9_-]{1,64}\Z"
-_ASIN_KEY = re.compile(ASIN_PATTERN)
+_ASIN_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 _ASIN_CODES = re.compile(r"[A-Za-z0-9_-]{1,64}(?:\n[A-Za-z0-9_-]{1,64})*")
 
 
@@ -375,16 +374,18 @@ _O_BINARY = getattr(os, "O_BINARY", 0)  # Windows would otherwise translate line
 
 
 def _read_up_to(fd: int, count: int, size: int) -> bytes:
-    """count bytes from fd, or all size bytes the file has when fewer (one read() unless it comes back short)."""
+    """Up to count bytes from fd's position in one read(), more reads only if it comes back short of size."""
     data = os.read(fd, count)
     wanted = min(count, size)
     if len(data) >= wanted:
         return data
-    chunks = [data]
-    while wanted > 0 and data:
-        wanted -= len(data)
-        data = os.read(fd, wanted) if wanted > 0 else b""
-        chunks.append(data)
+    chunks, got = [data], len(data)
+    while got < wanted:
+        chunk = os.read(fd, count - got)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
     return b"".join(chunks)
 
 
@@ -441,9 +442,11 @@ def probe_jpeg(path: str | Path) -> tuple[int, int, int]:
     return width, height, stat.st_size
 
 
-@dataclass(slots=True)
-class DatasetEntry:
-    """One id found on disk: its photo and metadata files (either may be missing) and any scan problem."""
+class DatasetEntry(NamedTuple):
+    """One id found on disk: its photo and metadata files (either may be missing) and any scan problem.
+
+    A named tuple: a scan makes one per id (500,000 for ABID) and import workers receive them.
+    """
 
     image_id: str
     image_file: Optional[str] = None
@@ -523,21 +526,21 @@ class _Listing:
         shown = f".{suffix}" if suffix else "no extension"
         self.problems.setdefault(name, f"not a photo file name ({shown}); ABID photos are .jpg")
 
-    def entries(self) -> Iterator[DatasetEntry]:
+    def entries(self) -> list[DatasetEntry]:
+        """One entry per id, in id order; a photo or metadata file wins over an odd file of the same name."""
         images, metadata, problems = self.images, self.metadata, self.problems
-        for key in sorted(images.keys() | metadata.keys() | problems.keys()):
-            image, meta = images.get(key), metadata.get(key)
-            if image is None and meta is None:
-                yield DatasetEntry(key, problem=problems[key])
-            else:
-                yield DatasetEntry(key, image, meta)
+        paired = [DatasetEntry(key, images.get(key), metadata.get(key))
+                  for key in sorted(images.keys() | metadata.keys())]
+        odd = [DatasetEntry(key, problem=problem) for key, problem in problems.items()
+               if key not in images and key not in metadata]
+        return sorted(paired + odd) if odd else paired
 
 
 _IMAGE_SUFFIXES = frozenset(s.lstrip(".") for s in IMAGE_SUFFIXES)
 _METADATA_SUFFIX = METADATA_SUFFIX.lstrip(".")
 
 
-def scan_dataset(root: Path) -> Iterator[DatasetEntry]:
+def scan_dataset(root: Path) -> list[DatasetEntry]:
     """Pair photos and metadata by id in the ABID layout (bin-images/, metadata/) or a flat folder."""
     root = Path(root).resolve()
     if not root.is_dir():

@@ -21,7 +21,7 @@ from binaudit.core import abid
 from binaudit.core.abid import BinRecord, DatasetEntry, ImageError, MetadataError
 from binaudit.core.progress import CancelCallback, ProgressCallback, check_cancel, report
 from binaudit.core.splits import DEFAULT_RATIOS, split_chooser
-from binaudit.core.store import ImportedImage, Store, utc_now, write_import_stage
+from binaudit.core.store import ImportedImage, Store, search_text, utc_now, write_import_stage
 
 BATCH_SIZE = 1000
 BULK_THRESHOLD = 5000  # changed records above which the text index is rebuilt once at the end
@@ -89,10 +89,10 @@ def examine_entry(entry: DatasetEntry, split: str, imported_at: str) -> tuple[Im
     """
     if entry.problem:
         return ImportedImage(entry.image_id, None, None, None, None, None, None, None, None, None, None, None,
-                             abid.STATUS_UNREADABLE_IMAGE, entry.problem, split, imported_at), []
+                             abid.STATUS_UNREADABLE_IMAGE, entry.problem, split, imported_at, None), []
     problems: list[tuple[str, str]] = []
     width = height = img_size = img_mtime = meta_size = meta_mtime = None
-    recorded = sku_count = sku_quantity = None
+    recorded = sku_count = sku_quantity = text = None
     items: list[tuple[Any, ...]] = []
     if entry.image_file is None:
         problems.append((abid.STATUS_NO_IMAGE, "metadata has no photo"))
@@ -114,6 +114,7 @@ def examine_entry(entry: DatasetEntry, split: str, imported_at: str) -> tuple[Im
             record = abid.parse_metadata(data)
             recorded, sku_count, sku_quantity = record.expected_quantity, len(record.skus), record.sku_quantity_sum
             items = _item_rows(entry.image_id, record)
+            text = search_text((sku.name, sku.asin) for sku in record.skus.values())
             if sku_quantity != recorded:
                 problems.append((abid.STATUS_INCONSISTENT, record.consistency_problem() or ""))
         except OSError as exc:
@@ -126,7 +127,7 @@ def examine_entry(entry: DatasetEntry, split: str, imported_at: str) -> tuple[Im
         status, reason = problems[0][0], "; ".join(p[1] for p in problems)
     return ImportedImage(entry.image_id, entry.image_file, entry.metadata_file, width, height, img_size, img_mtime,
                          meta_size, meta_mtime, recorded, sku_count, sku_quantity, status, reason, split,
-                         imported_at), items
+                         imported_at, text), items
 
 
 def import_dataset(store: Store, root: Path | str, *, ratios: tuple[float, float, float] = DEFAULT_RATIOS,
@@ -137,24 +138,17 @@ def import_dataset(store: Store, root: Path | str, *, ratios: tuple[float, float
     workers: processes that read and check files (default: one per core, at most MAX_WORKERS).
     """
     root = Path(root)
-    entries = list(abid.scan_dataset(root))
+    entries = abid.scan_dataset(root)
     known = store.import_fingerprints()
     summary = ImportSummary(scanned=len(entries))
-    changed: list[tuple[DatasetEntry, bool]] = []
-    for entry in entries:
-        previous = known.get(entry.image_id)
-        if previous is not None and previous == _fingerprint(entry):
-            summary.unchanged += 1
-        else:
-            changed.append((entry, previous is None))
+    changed = _changed_entries(entries, known, summary)
     report(progress, summary.unchanged, len(entries))
     done = summary.unchanged
-    # A bulk import indexes product names once at the end: ~3x cheaper than batch by batch.
-    bulk = len(changed) > BULK_THRESHOLD
+    bulk = len(changed) > BULK_THRESHOLD  # then product names are indexed once at the end, not batch by batch
     if not bulk:
         store.ensure_search_index()  # finishes the index of an interrupted bulk import
     batches = [changed[i:i + BATCH_SIZE] for i in range(0, len(changed), BATCH_SIZE)]
-    jobs = [[(e.image_id, e.image_file, e.metadata_file, e.problem) for e, _ in batch] for batch in batches]
+    jobs = [[entry for entry, _ in batch] for batch in batches]
     with tempfile.TemporaryDirectory(prefix="binaudit-import-") as scratch, store.rederivable_writes():
         stages = _examine_batches(jobs, ratios, utc_now(), Path(scratch),
                                   default_workers() if workers is None else workers)
@@ -177,16 +171,26 @@ def import_dataset(store: Store, root: Path | str, *, ratios: tuple[float, float
     return summary
 
 
-EntryFields = tuple[str, Optional[str], Optional[str], Optional[str]]  # a DatasetEntry, cheap to send
+def _changed_entries(entries: list[DatasetEntry], known: dict[str, tuple[Any, ...]],
+                     summary: ImportSummary) -> list[tuple[DatasetEntry, bool]]:
+    """The entries whose files are new or changed since the last import, each with whether it is new."""
+    changed = []
+    for entry in entries:
+        previous = known.get(entry.image_id)
+        if previous is not None and previous == _fingerprint(entry):
+            summary.unchanged += 1
+        else:
+            changed.append((entry, previous is None))
+    return changed
 
 
-def examine_batch(job: list[EntryFields], ratios: tuple[float, float, float], imported_at: str, stage: Path) -> Path:
+def examine_batch(job: list[DatasetEntry], ratios: tuple[float, float, float], imported_at: str, stage: Path) -> Path:
     """Examine one batch of ids and write their rows to a stage file; runs in a worker process."""
     images: list[tuple[Any, ...]] = []
     items: list[tuple[Any, ...]] = []
     choose_split = split_chooser(ratios)
-    for fields in job:
-        image, image_items = examine_entry(DatasetEntry(*fields), choose_split(fields[0]), imported_at)
+    for entry in job:
+        image, image_items = examine_entry(entry, choose_split(entry.image_id), imported_at)
         images.append(tuple(image))  # plain tuples: sqlite3 binds them twice as fast as NamedTuples
         items.extend(image_items)
     write_import_stage(stage, images, items)
@@ -200,7 +204,7 @@ def _pool_context() -> Any:
     return multiprocessing.get_context("spawn")
 
 
-def _examine_batches(jobs: list[list[EntryFields]], ratios: tuple[float, float, float], imported_at: str,
+def _examine_batches(jobs: list[list[DatasetEntry]], ratios: tuple[float, float, float], imported_at: str,
                      scratch: Path, workers: int) -> Generator[Path, None, None]:
     """Stage files of the batches, in order; with workers > 1 they are made in other processes meanwhile.
 

@@ -6,7 +6,9 @@ from collections.abc import Callable
 
 import sqlite_utils
 
-FTS_COLUMNS = ["name", "normalized_name", "asin"]
+FTS_COLUMNS = ["name", "normalized_name", "asin"]  # schema v1's per-item index, replaced in v2
+# v2: one search document per image (its SKU names and ASINs), kept in images.search_text.
+SEARCH_INDEX_DDL = "CREATE VIRTUAL TABLE images_fts USING fts5(search_text, content='images', tokenize='unicode61')"
 
 SCHEMA_V1 = """
 CREATE TABLE images (
@@ -152,4 +154,18 @@ def _split_sql(script: str) -> list[str]:
     return statements
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_initial_schema]
+def _v2_search_text_per_image(db: sqlite_utils.Database) -> None:
+    """Index one text per image instead of one per SKU: half the work to build, same words to find.
+
+    normalizedName is left out: in ABID it is the name with its words reordered.
+    """
+    conn = db.conn
+    conn.execute("ALTER TABLE images ADD COLUMN search_text TEXT")
+    conn.execute("UPDATE images SET search_text = (SELECT group_concat(coalesce(name, '') || ' ' || coalesce(asin, ''), ' ') "
+                 "FROM (SELECT name, asin FROM items WHERE items.image_id = images.image_id ORDER BY id))")
+    conn.execute("DROP TABLE items_fts")
+    conn.execute(SEARCH_INDEX_DDL)
+    conn.execute("INSERT INTO images_fts(images_fts) VALUES ('rebuild')")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_initial_schema, _v2_search_text_per_image]

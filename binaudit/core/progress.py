@@ -32,6 +32,7 @@ def progress_bar(description: str, unit: str = "it") -> Iterator[Callable[[int, 
     """A tqdm bar driven by the (done, total) callbacks that the core and ml functions take."""
     from tqdm import tqdm
 
+    tqdm.monitor_interval = 0  # its monitor thread is not needed here and would make import workers spawn, not fork
     bar = tqdm(desc=description, unit=unit, dynamic_ncols=True, file=sys.stderr)
 
     def update(done: int, total: int) -> None:

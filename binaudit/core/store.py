@@ -24,7 +24,7 @@ from sqlite_utils.utils import sqlite3
 from binaudit.core import labels as L
 from binaudit.core.abid import IMAGE_USABLE_STATUSES
 from binaudit.core.labels import EffectiveLabel, LabelEvent, StaleLabelError
-from binaudit.core.migrations import FTS_COLUMNS, MIGRATIONS
+from binaudit.core.migrations import MIGRATIONS
 
 class ImportedImage(NamedTuple):
     """One images row as an import writes it (the label columns are the store's own)."""
@@ -45,6 +45,12 @@ class ImportedImage(NamedTuple):
     reason: Optional[str]
     split: str
     imported_at: Optional[str]
+    search_text: Optional[str]  # what full-text search finds the image by: see search_text()
+
+
+def search_text(names_and_asins: Iterable[tuple[str, str]]) -> str:
+    """An image's full-text search document: its SKUs' names and ASINs."""
+    return " ".join(f"{name} {asin}" for name, asin in names_and_asins)
 
 
 class ImportedItem(NamedTuple):
@@ -240,12 +246,29 @@ class Store:
 
     def upsert_images(self, rows: list[dict[str, Any]], items: dict[str, list[dict[str, Any]]],
                       index_text: bool = True) -> None:
-        """Insert or update image rows given as dicts (missing columns are NULL); see write_imported."""
-        images = [ImportedImage(*(r.get(c) for c in self.IMAGE_IMPORT_COLUMNS)) for r in rows]
+        """Insert or update image rows given as dicts (missing columns are NULL); see write_imported.
+
+        A row without search_text is found by the names and ASINs of its items.
+        """
+        def text(row: dict[str, Any]) -> Optional[str]:
+            own = items.get(row["image_id"])
+            return search_text((i.get("name") or "", i.get("asin") or "") for i in own) if own else None
+
+        images = [ImportedImage(*(r.get(c) for c in self.IMAGE_IMPORT_COLUMNS[:-1]), r.get("search_text") or text(r))
+                  for r in rows]
         item_rows = [ImportedItem(*(item.get(c) for c in self.ITEM_COLUMNS))
                      for r in rows for item in items.get(r["image_id"], [])]
-        replacing = [r["image_id"] for r in rows] if self._scalar("SELECT 1 FROM items LIMIT 1") else []
-        self.write_imported(images, item_rows, replacing=replacing, index_text=index_text)
+        with self.write():
+            self.write_imported(images, item_rows, replacing=self._known_ids([r["image_id"] for r in rows]),
+                                index_text=index_text)
+
+    def _known_ids(self, image_ids: list[str]) -> list[str]:
+        known = []
+        for chunk in _chunks(image_ids, 500):
+            rows = self.db.conn.execute(
+                f"SELECT image_id FROM images WHERE image_id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+            known += [r[0] for r in rows]
+        return known
 
     def write_imported(self, images: Sequence[ImportedImage], items: Sequence[ImportedItem], *,
                        replacing: Sequence[str] = (), index_text: bool = True) -> None:
@@ -256,16 +279,17 @@ class Store:
         """
         if not images:
             return
+        ids = [image[0] for image in images]
         with self.write():
             self._delete_items(replacing, index_text)
-            first_new = self._next_item_id()
             recorded = self.IMAGE_IMPORT_COLUMNS.index("recorded_count") + 1  # ?NNN reuses that parameter
             marks = ", ".join("?" * len(self.IMAGE_IMPORT_COLUMNS))
             self.db.conn.executemany(self._upsert_image_sql(f"VALUES ({marks}, ?{recorded})"), images)
             self.db.conn.executemany(f"INSERT INTO items ({', '.join(self.ITEM_COLUMNS)}) "
                                      f"VALUES ({', '.join('?' * len(self.ITEM_COLUMNS))})", items)
             if index_text:
-                self._index_items_from(first_new)
+                for chunk in _chunks(ids, 500):
+                    self._index_images(f"IN ({','.join('?' * len(chunk))})", chunk)
 
     def merge_import_stage(self, stage: Path, *, replacing: Sequence[str] = (), index_text: bool = True) -> None:
         """Copy the rows of a stage file (see write_import_stage) into the store, as write_imported would.
@@ -278,13 +302,12 @@ class Store:
             try:
                 with self.write():
                     self._delete_items(replacing, index_text)
-                    first_new = self._next_item_id()
                     cols = ", ".join(self.IMAGE_IMPORT_COLUMNS)
                     conn.execute(self._upsert_image_sql(f"SELECT {cols}, recorded_count FROM stage.images WHERE true"))
                     item_cols = ", ".join(self.ITEM_COLUMNS)
                     conn.execute(f"INSERT INTO items ({item_cols}) SELECT {item_cols} FROM stage.items ORDER BY rowid")
                     if index_text:
-                        self._index_items_from(first_new)
+                        self._index_images("IN (SELECT image_id FROM stage.images)")
             finally:
                 conn.execute("DETACH DATABASE stage")
 
@@ -301,21 +324,17 @@ class Store:
                 f"ELSE effective_count END")
 
     def _delete_items(self, image_ids: Sequence[str], index_text: bool) -> None:
-        fts = ", ".join(FTS_COLUMNS)
+        """Drop these images' items and, with index_text, their current search documents."""
         for chunk in _chunks(list(image_ids), 500):
             marks = ",".join("?" * len(chunk))
             if index_text:
-                self.db.conn.execute(f"INSERT INTO items_fts(items_fts, rowid, {fts}) SELECT 'delete', rowid, {fts} "
-                                     f"FROM items WHERE image_id IN ({marks})", chunk)
+                self.db.conn.execute("INSERT INTO images_fts(images_fts, rowid, search_text) "
+                                     f"SELECT 'delete', rowid, search_text FROM images WHERE image_id IN ({marks})", chunk)
             self.db.conn.execute(f"DELETE FROM items WHERE image_id IN ({marks})", chunk)
 
-    def _next_item_id(self) -> int:
-        return int(self._scalar("SELECT coalesce(max(id), 0) FROM items")) + 1
-
-    def _index_items_from(self, first_id: int) -> None:
-        fts = ", ".join(FTS_COLUMNS)
-        self.db.conn.execute(f"INSERT INTO items_fts(rowid, {fts}) SELECT id, {fts} FROM items WHERE id >= ?",
-                             [first_id])
+    def _index_images(self, id_condition: str, params: Sequence[Any] = ()) -> None:
+        self.db.conn.execute("INSERT INTO images_fts(rowid, search_text) "
+                             f"SELECT rowid, search_text FROM images WHERE image_id {id_condition}", params)
 
     def import_fingerprints(self) -> dict[str, tuple[Any, ...]]:
         """image_id -> (image mtime_ns, image size, metadata mtime_ns, metadata size, path, metadata path)."""
@@ -388,13 +407,13 @@ class Store:
         return self.query("SELECT * FROM items WHERE image_id = ? ORDER BY id", [image_id])
 
     def search_items(self, text: str, limit: Optional[int] = None) -> list[str]:
-        """Image ids whose SKU names or ASINs match the full-text query (prefix match per word)."""
+        """Image ids whose SKU names or ASINs contain every word of text (prefix match per word)."""
         words = [w for w in "".join(c if c.isalnum() else " " for c in text).split() if w]
         if not words:
             return []
         fts_query = " ".join(f'"{w}"*' for w in words)
-        sql = ("SELECT DISTINCT items.image_id FROM items_fts JOIN items ON items.rowid = items_fts.rowid "
-               "WHERE items_fts MATCH ? ORDER BY items.image_id")
+        sql = ("SELECT images.image_id FROM images_fts JOIN images ON images.rowid = images_fts.rowid "
+               "WHERE images_fts MATCH ? ORDER BY images.image_id")
         if limit:
             sql += f" LIMIT {int(limit)}"
         return [r["image_id"] for r in self.query(sql, [fts_query])]
@@ -616,11 +635,20 @@ class Store:
 
     def rebuild_search_index(self) -> None:
         with self.write():
-            self.db.conn.execute("INSERT INTO items_fts(items_fts) VALUES ('rebuild')")
+            self.db.conn.execute("INSERT INTO images_fts(images_fts) VALUES ('rebuild')")
+
+    def search_index_consistent(self) -> bool:
+        """Whether the full-text index holds exactly the images' current search texts (FTS5's own check)."""
+        try:
+            with self._lock:
+                self.db.conn.execute("INSERT INTO images_fts(images_fts, rank) VALUES ('integrity-check', 1)")
+            return True
+        except sqlite3.DatabaseError:
+            return False
 
     def search_index_complete(self) -> bool:
-        """Whether every item is in the full-text index (false after an interrupted bulk import)."""
-        return self._scalar("SELECT count(*) FROM items") == self._scalar("SELECT count(*) FROM items_fts_docsize")
+        """Whether every image is in the full-text index (false after an interrupted bulk import)."""
+        return self._scalar("SELECT count(*) FROM images") == self._scalar("SELECT count(*) FROM images_fts_docsize")
 
     def ensure_search_index(self) -> None:
         if not self.search_index_complete():
