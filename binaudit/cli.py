@@ -221,6 +221,17 @@ def main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt:
         print("binaudit: interrupted", file=sys.stderr)
         return 130
+    except _user_errors() as exc:
+        print(f"binaudit: {exc}", file=sys.stderr)
+        return 1
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Failures whose message says what to do, printed without a traceback (imported only when one occurs)."""
+    from binaudit.core.importer import ImportWorkerDied
+    from binaudit.core.store import StoreError
+
+    return StoreError, ImportWorkerDied
 
 
 if __name__ == "__main__":

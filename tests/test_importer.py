@@ -251,3 +251,35 @@ def test_import_from_a_thread_uses_spawned_workers(tmp_path: Path, store: Store,
     thread.join(120)
     assert [c.get_start_method() for c in contexts] == ["spawn"]
     assert results and results[0].added == 120 and store.count_images() == 120
+
+
+_real_examine_batch = None
+
+
+def _dies_on_the_fourth_batch(job, ratios, imported_at, stage):
+    """examine_batch, except that the worker running the fourth batch dies as if the OOM killer took it."""
+    if stage.name.endswith("000003.sqlite"):
+        os._exit(9)
+    return _real_examine_batch(job, ratios, imported_at, stage)
+
+
+def test_a_killed_worker_stops_the_import_with_a_clear_message_and_keeps_what_was_merged(
+        tmp_path: Path, synth_dataset: Path, monkeypatch, capsys) -> None:
+    import multiprocessing
+    import sys
+
+    from binaudit.cli import main
+    from binaudit.core import importer
+
+    monkeypatch.setattr(importer, "BATCH_SIZE", 20)
+    monkeypatch.setattr(importer, "_pool_context", lambda: multiprocessing.get_context("fork"))  # sees the patches
+    monkeypatch.setattr(sys.modules[__name__], "_real_examine_batch", importer.examine_batch)
+    monkeypatch.setattr(importer, "examine_batch", _dies_on_the_fourth_batch)
+    assert main(["import", str(synth_dataset), "--db", str(tmp_path / "ws"), "--workers", "2"]) == 1
+    assert "stopped unexpectedly" in capsys.readouterr().err
+    monkeypatch.undo()
+    with Store.open(tmp_path / "ws" / "workspace.db") as store:
+        assert 0 < store.count_images() < 120
+        summary = import_dataset(store, synth_dataset)
+        assert summary.added + summary.unchanged == 120 and store.count_images() == 120
+        assert store.search_index_complete() and store.search_index_consistent()

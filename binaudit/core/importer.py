@@ -13,6 +13,7 @@ import threading
 from collections import deque
 from collections.abc import Generator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -30,6 +31,10 @@ MAX_WORKERS = 4  # reading is I/O and parsing; beyond this SQLite writing in thi
 # When one id has several problems, the first in this order is its status.
 _PRECEDENCE = (abid.STATUS_NO_IMAGE, abid.STATUS_UNREADABLE_IMAGE, abid.STATUS_NO_METADATA,
                abid.STATUS_MALFORMED_METADATA, abid.STATUS_INCONSISTENT)
+
+
+class ImportWorkerDied(RuntimeError):
+    """A process reading the files stopped unexpectedly; what was imported before it is kept."""
 
 
 @dataclass
@@ -226,6 +231,10 @@ def _examine_batches(jobs: list[list[DatasetEntry]], ratios: tuple[float, float,
             if following is not None:
                 in_flight.append(pool.submit(examine_batch, following[0], ratios, imported_at, following[1]))
             yield stage
+    except BrokenProcessPool:
+        raise ImportWorkerDied(
+            "a process reading the dataset stopped unexpectedly (out of memory, or killed); everything imported "
+            "before it is kept, and importing again continues from there") from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
