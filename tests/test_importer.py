@@ -283,3 +283,22 @@ def test_a_killed_worker_stops_the_import_with_a_clear_message_and_keeps_what_wa
         summary = import_dataset(store, synth_dataset)
         assert summary.added + summary.unchanged == 120 and store.count_images() == 120
         assert store.search_index_complete() and store.search_index_consistent()
+
+
+def test_scratch_left_by_a_killed_import_is_removed_by_the_next(tmp_path: Path, store: Store, synth_dataset: Path,
+                                                               monkeypatch) -> None:
+    import subprocess
+    import sys
+    import tempfile
+
+    from binaudit.core import importer
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    orphan = tmp_path / f"{importer.SCRATCH_PREFIX}{int(dead.stdout)}-abc123"
+    orphan.mkdir()
+    (orphan / "batch-000000.sqlite").write_bytes(b"x" * 1000)
+    alive = tmp_path / f"{importer.SCRATCH_PREFIX}{os.getpid()}-def456"  # a running import's: kept
+    alive.mkdir()
+    import_dataset(store, synth_dataset)
+    assert not orphan.exists() and alive.exists()

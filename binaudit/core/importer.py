@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import tempfile
 import threading
 from collections import deque
@@ -27,6 +28,7 @@ from binaudit.core.store import ImportedImage, Store, search_text, utc_now, writ
 BATCH_SIZE = 1000
 BULK_THRESHOLD = 5000  # changed records above which the text index is rebuilt once at the end
 MAX_WORKERS = 4  # reading is I/O and parsing; beyond this SQLite writing in this process is the limit
+SCRATCH_PREFIX = "binaudit-import-"  # + pid: scratch folders of killed imports are recognised and removed
 
 # When one id has several problems, the first in this order is its status.
 _PRECEDENCE = (abid.STATUS_NO_IMAGE, abid.STATUS_UNREADABLE_IMAGE, abid.STATUS_NO_METADATA,
@@ -154,7 +156,8 @@ def import_dataset(store: Store, root: Path | str, *, ratios: tuple[float, float
         store.ensure_search_index()  # finishes the index of an interrupted bulk import
     batches = [changed[i:i + BATCH_SIZE] for i in range(0, len(changed), BATCH_SIZE)]
     jobs = [[entry for entry, _ in batch] for batch in batches]
-    with tempfile.TemporaryDirectory(prefix="binaudit-import-") as scratch, store.rederivable_writes():
+    _remove_orphaned_scratch()
+    with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-") as scratch, store.rederivable_writes():
         stages = _examine_batches(jobs, ratios, utc_now(), Path(scratch),
                                   default_workers() if workers is None else workers)
         try:
@@ -237,6 +240,24 @@ def _examine_batches(jobs: list[list[DatasetEntry]], ratios: tuple[float, float,
             "before it is kept, and importing again continues from there") from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _remove_orphaned_scratch() -> None:
+    """Delete the scratch folders that imports killed before their cleanup left in the temp folder."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
+        pid = folder.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _process_exists(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process, or a platform that cannot tell: leave the folder alone
+    return True
 
 
 def _mark_vanished(store: Store, root: Path, known: dict[str, tuple[Any, ...]], present: set[str],
