@@ -9,6 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from collections import deque
@@ -206,8 +207,8 @@ def examine_batch(job: list[DatasetEntry], ratios: tuple[float, float, float], i
 
 
 def _pool_context() -> Any:
-    """fork is cheap but unsafe once threads run (the GUI, a progress bar's monitor); then use spawn."""
-    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+    """fork on Linux while no other thread runs (cheap); otherwise spawn (the GUI, macOS, Windows)."""
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")
 
