@@ -7,11 +7,9 @@ Paths come from file names on disk, never from strings inside the metadata.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple, Optional
