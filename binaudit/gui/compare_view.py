@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QGridLayout, QHBoxLay
 
 from binaudit.core.compare import BROKEN, FIXED, Comparison, fmt_num, fmt_pct
 from binaudit.gui.charts import BLUE, GREY, ORANGE, BarChart, ConfusionMatrixChart
+from binaudit.gui.tables import read_only_table
 
 OUTCOME_TEXT = {FIXED: "\u2713 now right", BROKEN: "\u2717 now wrong", "changed": "still wrong"}
 OUTCOME_COLOUR = {FIXED: QColor("#2e7d32"), BROKEN: QColor("#c62828"), "changed": QColor("#7a7a7a")}
@@ -75,11 +76,7 @@ class CompareView(QDialog):
         self.new_matrix = ConfusionMatrixChart("New model")
         for chart in (self.old_matrix, self.new_matrix):
             chart.clickable = False
-        self.flips = QTableWidget(0, 5)
-        self.flips.setHorizontalHeaderLabels(["Image", "Label", "Active", "New", "Outcome"])
-        self.flips.verticalHeader().hide()
-        self.flips.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.flips.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.flips = read_only_table(QTableWidget(), ["Image", "Label", "Active", "New", "Outcome"])
         self.flips.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.flips.horizontalHeader().setStretchLastSection(True)
         self.flips.setToolTip("Click an image to open its bin in the browser")

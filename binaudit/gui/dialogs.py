@@ -11,13 +11,14 @@ from PySide6.QtCore import QEvent, QObject, Qt, qVersion
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QInputDialog, QLabel, QListWidget, QListWidgetItem,
                                QMessageBox, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout,
-                               QWidget, QHeaderView, QAbstractItemView)
+                               QWidget, QHeaderView)
 
 from binaudit import __version__
 from binaudit.core import labels as L
 from binaudit.core.store import SQLITE_VERSION
 from binaudit.gui.browse_model import local_time
 from binaudit.gui.labeling import KEEP_MINE, TAKE_THEIRS, Conflict
+from binaudit.gui.tables import read_only_table
 
 
 class ReasonDialog(QDialog):
@@ -160,10 +161,7 @@ KEYS = (
 def shortcuts(parent: Optional[QWidget]) -> None:
     dialog = QDialog(parent)
     dialog.setWindowTitle("Keyboard shortcuts")
-    table = QTableWidget(len(KEYS), 2)
-    table.setHorizontalHeaderLabels(("Key", "Action"))
-    table.verticalHeader().hide()
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table = read_only_table(QTableWidget(len(KEYS), 2), ("Key", "Action"), select_rows=False)
     for r, (key, action) in enumerate(KEYS):
         table.setItem(r, 0, QTableWidgetItem(key))
         table.setItem(r, 1, QTableWidgetItem(action))

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QHBoxLayout, QHeaderV
 from binaudit.core.compare import fmt_num, fmt_pct
 from binaudit.core.store import Store
 from binaudit.gui.browse_model import local_time
+from binaudit.gui.tables import read_only_table
 
 COLUMNS = ("ID", "Kind", "Name", "Active", "Test acc", "Test RMSE", "Val acc", "Val RMSE", "Run",
            "Label snapshot", "Created")
@@ -44,11 +45,7 @@ class ModelsView(QDialog):
         self.store = store
         self.models: list[dict[str, Any]] = []
         self.setWindowTitle("Models")
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table = read_only_table(QTableWidget(), COLUMNS)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)

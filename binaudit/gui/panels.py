@@ -6,12 +6,13 @@ from typing import Any, Optional
 
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QSizePolicy, QTableWidget, QTableWidgetItem,
+from PySide6.QtWidgets import (QHeaderView, QLabel, QSizePolicy, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
 from binaudit.core import labels as L
 from binaudit.core.labels import LabelEvent
 from binaudit.gui.browse_model import local_time
+from binaudit.gui.tables import read_only_table
 
 BAR = QColor("#4a7dbf")
 BAR_PREDICTED = QColor("#1f4e8c")
@@ -126,10 +127,7 @@ class SkuTable(QTableWidget):
 
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(0, len(self.HEADERS), parent)
-        self.setHorizontalHeaderLabels(self.HEADERS)
-        self.verticalHeader().hide()
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        read_only_table(self, self.HEADERS)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setWordWrap(False)
         self.setAlternatingRowColors(True)
@@ -162,9 +160,7 @@ class HistoryPanel(QTableWidget):
 
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(0, len(self.HEADERS), parent)
-        self.setHorizontalHeaderLabels(self.HEADERS)
-        self.verticalHeader().hide()
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        read_only_table(self, self.HEADERS, select_rows=False)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setWordWrap(False)
         self.setAlternatingRowColors(True)

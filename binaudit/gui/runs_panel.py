@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QPus
 
 from binaudit.core.store import Store
 from binaudit.gui.browse_model import local_time
+from binaudit.gui.tables import read_only_table
 from binaudit.gui.training_process import CRASHED, FAILED, FINISHED, RunMonitor, TrainingProcess
 
 Run = Union[RunMonitor, dict]
@@ -34,11 +35,7 @@ class RunsPanel(QWidget):
         self.store: Optional[Store] = None
         self.monitors: list[RunMonitor] = []
         self.rows: list[Run] = []
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table = read_only_table(QTableWidget(), COLUMNS)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
