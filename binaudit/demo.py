@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-from pathlib import Path
 
 from binaudit.core.importer import import_dataset
 from binaudit.core.store import Store
@@ -53,7 +52,3 @@ def _train_demo_models(store: Store, workspace: Workspace) -> None:
         _say("training module not available; the demo has no models yet")
         return
     ensure_demo_models(store, workspace)
-
-
-def dataset_root(workspace: Workspace) -> Path:
-    return workspace.dataset_dir

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
-import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
@@ -162,8 +161,3 @@ class ImageCache:
             fh.flush()
             os.fsync(fh.fileno())
         self._save_index(index)
-
-
-def tensor_of(cache: ImageCache, rows: Sequence[int]) -> torch.Tensor:
-    """Cached rows as one uint8 tensor (for in-memory features and benchmarks)."""
-    return torch.from_numpy(np.ascontiguousarray(cache.array()[np.asarray(rows, dtype=np.int64)]))

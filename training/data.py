@@ -10,7 +10,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -187,15 +187,3 @@ def make_loader(dataset: Dataset, batch_size: int, sampler: Sampler, workers: in
 
 def label_set_summary(sets: dict[str, LabelSet], num_classes: int) -> dict[str, dict]:
     return {name: {"n": len(s), "per_class": s.class_counts(num_classes)} for name, s in sets.items()}
-
-
-def ids_and_labels(sets: dict[str, LabelSet], names: Sequence[str]) -> tuple[list[str], np.ndarray]:
-    ids = [i for n in names for i in sets[n].ids]
-    labels = np.concatenate([sets[n].labels for n in names]) if names else np.zeros(0, np.int64)
-    return ids, labels
-
-
-def default_cache_root(workspace_root: Path) -> Path:
-    return Path(workspace_root) / "cache"
-
-

@@ -67,7 +67,3 @@ def broadcast_object(value: object, info: DistInfo) -> object:
     box = [value]
     dist.broadcast_object_list(box, src=0)
     return box[0]
-
-
-def unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    return model.module if hasattr(model, "module") else model
