@@ -138,6 +138,10 @@ def test_fast_parser_never_disagrees_with_the_checked_one(doc: dict, layout: dic
     ' "B1": {"asin": "B1", "quantity": 1}}}',
     '{"EXPECTED_QUANTITY": 1, "BIN_FCSKU_DATA": {"B1": {"asin": "B1", "quantity": 1, "length": null, '
     '"length": {"unit": "IN", "value": 2}}}}',
+    '{"EXPECTED_QUANTITY": 1, "BIN_FCSKU_DATA": {"B1": {"asin": "B1", "quantity": 1, "weight": null, '
+    '"weight": null}}}',
+    '{"EXPECTED_QUANTITY": 1, "BIN_FCSKU_DATA": {"B1": {"asin": "B1", "quantity": 1, "name": null, "name": "x"}}}',
+    '{"EXPECTED_QUANTITY": 1, "image_fname": null, "BIN_FCSKU_DATA": {}, "image_fname": null}',
     '{"EXPECTED_QUANTITY": 1, "BIN_FCSKU_DATA": {"B1\\n": {"asin": "B1", "quantity": 1}}}',
     '{"EXPECTED_QUANTITY": 1, "BIN_FCSKU_DATA": {"B1\\nB2": {"asin": "B1", "quantity": 1}}}',
 ])
@@ -147,6 +151,7 @@ def test_fast_parser_refuses_what_it_cannot_prove(text: str) -> None:
 
 
 def test_generated_and_real_records_take_the_fast_path(sample_dir, synth_dataset) -> None:
+    """The sample's nulls (a name, weights, dimensions), empty bin and unpadded id included."""
     files = [*(sample_dir / "metadata").glob("*.json"), *(synth_dataset / "metadata").glob("*.json")]
     assert len(files) > 100
     for path in files:
