@@ -12,9 +12,8 @@ import pytest
 
 from binaudit.core.store import Store
 
-SAMPLE_DIR = Path(__file__).resolve().parents[2] / "shared" / "abid-sample"
-if not SAMPLE_DIR.exists():  # CI clones next to shared/; the repo also bundles a copy in resources/
-    SAMPLE_DIR = Path(__file__).resolve().parents[1] / "resources" / "abid-sample"
+# The bundled sample (real ids from ../shared/abid-real); ../shared/abid-sample is an older sample with borrowed ids.
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "resources" / "abid-sample"
 
 
 @pytest.fixture(autouse=True)

@@ -28,18 +28,59 @@ def record(**overrides):
 
 def test_real_sample_record_parses(sample_dir: Path) -> None:
     rec = parse_metadata((sample_dir / "metadata" / "00001.json").read_bytes())
-    assert rec.expected_quantity == 3
-    assert len(rec.skus) == 3
+    assert rec.expected_quantity == 12
+    assert [s.quantity for s in rec.skus.values()] == [4, 2, 6]
     assert rec.consistency_problem() is None
-    assert rec.skus["ZZXI0WUSIB"].asin == "B00T0BUKW8"  # key is not always the ASIN
-    assert rec.skus["B00CFQWRPS"].weight.unit == "pounds"
+    assert rec.skus["B000C33MI2"].weight.unit == "pounds" and rec.skus["B000C33MI2"].length.unit == "IN"
+
+
+def test_key_that_differs_from_its_asin_is_kept() -> None:
+    rec = parse_metadata(record())  # the dataset's own docs show such a key; the slice has none
+    assert rec.skus["ZZXI0WUSIB"].asin == "B00T0BUKW8"
 
 
 def test_real_record_without_normalized_name_and_with_image_fname(sample_dir: Path) -> None:
-    rec = parse_metadata((sample_dir / "metadata" / "00523.json").read_bytes())
-    assert rec.image_fname == "523.jpg"
+    rec = parse_metadata((sample_dir / "metadata" / "1037.json").read_bytes())
+    assert rec.image_fname == "1037.jpg"
     assert all(s.normalized_name is None for s in rec.skus.values())
-    assert rec.expected_quantity == 2
+    assert rec.expected_quantity == 5 and rec.consistency_problem() is None
+
+
+def test_real_null_name_reads_as_blank_and_keeps_the_count(sample_dir: Path) -> None:
+    rec = parse_metadata((sample_dir / "metadata" / "01037.json").read_bytes())
+    sku = rec.skus["B00L8MU234"]
+    assert sku.name == "" and sku.normalized_name is None and sku.quantity == 2
+    assert sku.weight.value == pytest.approx(0.7054720379543957)
+    assert rec.expected_quantity == 5 and rec.consistency_problem() is None
+
+
+def test_real_null_weight_and_dimensions_read_as_none(sample_dir: Path) -> None:
+    weightless = parse_metadata((sample_dir / "metadata" / "00011.json").read_bytes())
+    assert [k for k, s in weightless.skus.items() if s.weight is None] == ["B01ATYIK7G"]
+    assert weightless.skus["B01ATYIK7G"].length is not None
+    bare = parse_metadata((sample_dir / "metadata" / "00043.json").read_bytes()).skus["B00OZO3XLK"]
+    assert (bare.length, bare.width, bare.height, bare.weight) == (None, None, None, None)
+    assert bare.name == "world trip Fancy Passport Cover" and bare.quantity == 1
+
+
+def test_real_empty_bin_and_inconsistent_record(sample_dir: Path) -> None:
+    empty = parse_metadata((sample_dir / "metadata" / "00013.json").read_bytes())
+    assert empty.skus == {} and empty.expected_quantity == 0 and empty.consistency_problem() is None
+    short = parse_metadata((sample_dir / "metadata" / "01405.json").read_bytes())
+    assert "EXPECTED_QUANTITY is 5" in short.consistency_problem() and "add up to 4" in short.consistency_problem()
+
+
+@pytest.mark.parametrize("sku", [
+    {"asin": "B1", "quantity": 1, "name": None, "normalizedName": None},
+    {"asin": "B1", "quantity": 1},
+    {"asin": "B1", "quantity": 1, "name": "", "normalizedName": ""},
+    {"asin": "B1", "quantity": 1, "name": "x", "weight": None, "length": None, "width": None, "height": None},
+])
+def test_nulls_and_blanks_that_real_records_hold_are_taken(sku: dict) -> None:
+    data = json.dumps({"BIN_FCSKU_DATA": {"B1": sku}, "EXPECTED_QUANTITY": 1, "image_fname": None}).encode()
+    rec = parse_metadata(data)
+    assert rec.skus["B1"].name == (sku.get("name") or "") and rec.image_fname is None
+    assert abid.parse_metadata_fast(data) == abid.parse_metadata_checked(data) == rec
 
 
 def test_inconsistent_quantities_are_reported() -> None:
@@ -63,6 +104,13 @@ def test_inconsistent_quantities_are_reported() -> None:
         (record(BIN_FCSKU_DATA={"B1": {"asin": "B1", "quantity": 3.5}}), "whole number"),
         (record(BIN_FCSKU_DATA={"B1": {"asin": "B1"}}), "no 'quantity'"),
         (record(BIN_FCSKU_DATA={"B1": {"asin": 7, "quantity": 1}}), "must be text"),
+        (record(BIN_FCSKU_DATA={"B1": {"asin": "B1", "quantity": 1, "name": False}}), "name must be text"),
+        (record(BIN_FCSKU_DATA={"B1": {"asin": "B1", "quantity": 1, "name": 0}}), "name must be text"),
+        (record(BIN_FCSKU_DATA={"B1": {"asin": None, "quantity": 1}}), "asin must be text"),
+        (record(BIN_FCSKU_DATA={"B1": {"asin": "B1", "quantity": None}}), "whole number"),
+        (record(BIN_FCSKU_DATA={"B1": {"asin": "B1", "quantity": 1, "weight": {"unit": "pounds", "value": None}}}),
+         "must be a number"),
+        (record(EXPECTED_QUANTITY=None), "whole number"),
         (record(BIN_FCSKU_DATA={"B1": {"asin": "B1", "quantity": 1, "length": {"value": "8"}}}), "must be a number"),
         (b'{"EXPECTED_QUANTITY": NaN, "BIN_FCSKU_DATA": {}}', "NaN"),
         (b'{"EXPECTED_QUANTITY": 1, "EXPECTED_QUANTITY": 2, "BIN_FCSKU_DATA": {}}', "duplicate key"),
@@ -108,10 +156,9 @@ def test_probe_jpeg_refuses_bad_files(tmp_path: Path, content: bytes, fragment: 
 
 def test_scan_pairs_abid_layout(sample_dir: Path) -> None:
     entries = {e.image_id: e for e in scan_dataset(sample_dir)}
-    assert entries["00001"].image_path and entries["00001"].metadata_path
-    assert entries["00002"].metadata_path is None
-    assert entries["00523"].image_path is None
-    assert len(entries) == 11
+    assert len(entries) == 12
+    assert all(e.image_path and e.metadata_path and e.problem is None for e in entries.values())
+    assert entries["1037"].image_path.name == "1037.jpg" and entries["01037"].image_path.name == "01037.jpg"
 
 
 def test_scan_flat_folder_and_ignores_strings_in_metadata(tmp_path: Path) -> None:

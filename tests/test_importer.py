@@ -110,13 +110,22 @@ def test_splits_are_deterministic_and_roughly_70_20_10(store: Store) -> None:
 
 
 def test_real_sample_imports_with_the_statuses_its_readme_implies(sample_dir: Path, store: Store) -> None:
-    import_dataset(store, sample_dir)
+    summary = import_dataset(store, sample_dir)
+    assert summary.statuses == {"ok": 11, "inconsistent": 1}
     rows = {r["image_id"]: r for r in store.query("SELECT * FROM images")}
-    assert rows["00001"]["status"] == "ok" and rows["00001"]["recorded_count"] == 3
-    assert (rows["00001"]["width"], rows["00001"]["height"]) == (327, 311)
-    assert all(rows[f"{i:05d}"]["status"] == "no_metadata" for i in range(2, 11))
-    assert rows["00523"]["status"] == "no_image" and rows["00523"]["recorded_count"] == 2
-    assert store.search_items("Kirkland chicken") == ["00001"]
+    assert rows["01405"]["status"] == "inconsistent" and "add up to 4" in rows["01405"]["reason"]
+    assert (rows["00001"]["recorded_count"], rows["00001"]["sku_quantity"]) == (12, 12)
+    assert (rows["00001"]["width"], rows["00001"]["height"]) == (499, 297)
+    assert (rows["01037"]["width"], rows["01037"]["height"]) == (224, 224)
+    assert rows["00013"]["recorded_count"] == 0 and rows["00013"]["sku_count"] == 0
+    assert rows["1037"]["recorded_count"] == rows["01037"]["recorded_count"] == 5  # two bins, two ids
+    assert rows["1037"]["path"] != rows["01037"]["path"]
+    nameless = {i["asin"]: i for i in store.items_for_image("01037")}["B00L8MU234"]
+    assert (nameless["name"], nameless["normalized_name"], nameless["quantity"]) == ("", None, 2)
+    bare = {i["asin"]: i for i in store.items_for_image("00043")}["B00OZO3XLK"]
+    assert [bare[k] for k in ("length", "width", "height", "weight", "weight_unit")] == [None] * 5
+    assert store.search_items("Criminology Today") == ["01037"]
+    assert store.search_items("B00L8MU234") == ["01037"]
 
 
 def test_flat_folder_import(tmp_path: Path, store: Store) -> None:
@@ -135,7 +144,7 @@ def test_import_cli_creates_workspace(tmp_path: Path, sample_dir: Path) -> None:
     shutil.copytree(sample_dir, copy)
     assert main(["import", str(copy), "--db", str(tmp_path / "ws")]) == 0
     with Store.open(tmp_path / "ws" / "workspace.db") as s:
-        assert s.count_images() == 11
+        assert s.count_images() == 12
 
 
 def test_bulk_import_indexes_text_once_and_recovers_when_interrupted(tmp_path: Path, store: Store,
