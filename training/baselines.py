@@ -26,12 +26,12 @@ from sklearn.svm import SVC, LinearSVC, NuSVC
 from sklearn.tree import DecisionTreeClassifier
 
 from binaudit.core.store import Store
+from binaudit.core.metrics import classification_metrics
 from binaudit.ml.svm import FeatureSpec
 
 from .baselines_cli import FEATURES, METHODS
 from .data import check_trainable, load_label_sets
 from .features import extract_features
-from .metrics import classification_metrics
 from .stream import TrainingFailed
 
 log = logging.getLogger("training")

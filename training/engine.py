@@ -9,12 +9,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from binaudit.core.metrics import confusion_matrix, metrics_from_confusion
 from binaudit.ml.device import autocast_context, prepare_batch
 from binaudit.ml.preprocess import tta_views
 
 from .data import normalize_batch
 from .distributed import DistInfo, all_reduce_sum, any_rank
-from .metrics import metrics_from_confusion
 
 BatchCallback = Callable[[int, int, float], None]
 
@@ -88,9 +88,8 @@ def evaluate(model: nn.Module, loader: torch.utils.data.DataLoader, device: torc
     cm = torch.zeros((num_classes, num_classes), dtype=torch.float64, device=device)
     loss_sum = torch.zeros(1, dtype=torch.float64, device=device)
     if len(labels):
-        np_cm = np.zeros((num_classes, num_classes))
-        np.add.at(np_cm, (labels, probs.argmax(axis=1)), 1)
-        cm += torch.as_tensor(np_cm, device=device)
+        cm += torch.as_tensor(confusion_matrix(labels, probs.argmax(axis=1), num_classes), dtype=torch.float64,
+                              device=device)
         nll = -np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, None))
         loss_sum += float(nll.sum())
     all_reduce_sum(cm, dist_info)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from binaudit.ml import modelfiles
 
 from .engine import evaluate
+from .metrics import summary_metrics
 from .report import write_report
 from .runs import load_best, read_json
 from .stream import TrainingFailed
@@ -19,13 +20,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("training")
 
 
-def summary_metrics(report: dict[str, Any]) -> dict[str, Any]:
-    """The figures that go into the finished event, the runs row and the model manifest."""
-    main_split = "test" if report.get("test", {}).get("n") else "val"
-    main = report[main_split]
-    out = {"split": main_split, "accuracy": main["accuracy"], "rmse": main["rmse"], "n": main["n"],
-           "per_class": main["per_class"], "val_accuracy": report["val"]["accuracy"],
-           "val_rmse": report["val"]["rmse"], "best_epoch": report.get("best_epoch")}
+def resnet_summary(report: dict[str, Any]) -> dict[str, Any]:
+    """summary_metrics plus the best epoch and, with TTA, the test accuracy without it."""
+    out = summary_metrics(report, best_epoch=report.get("best_epoch"))
     if report.get("test_no_tta"):
         out["accuracy_no_tta"] = report["test_no_tta"]["accuracy"]
     return out
@@ -57,7 +54,7 @@ def finalize_resnet(run: "ResNetRun") -> int:
     if recipe.tta and "test" in report:
         report["test_no_tta"] = evaluate(run.model, run.eval_loader(datasets["test"]), run.device,
                                          run.num_classes, tta=False, dist_info=run.dist)
-    metrics = summary_metrics(report)
+    metrics = resnet_summary(report)
     if not run.dist.is_main:
         return 0
     report["wall_seconds"] = round(time.time() - s.started, 1)

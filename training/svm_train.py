@@ -15,12 +15,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from binaudit.core.metrics import classification_metrics
 from binaudit.ml import modelfiles
 from binaudit.ml.svm import TorchSVM, fit_svm
 
 from .data import check_trainable
 from .features import extract_features
-from .metrics import classification_metrics
+from .metrics import summary_metrics
 from .report import write_report
 from .session import Session
 from .svm_config import SVMConfig
@@ -115,10 +116,7 @@ def train_svm(session: Session, cfg: SVMConfig, stop: StopFlag) -> int:
         report["oof"] = {"folds": cfg.folds, "n": len(ids),
                          **{k: v for k, v in classification_metrics(ya, oof.argmax(1), num_classes).items()
                             if k in ("accuracy", "rmse")}}
-    main = report.get("test") if report.get("test", {}).get("n") else report["val"]
-    metrics = {"split": "test" if main is report.get("test") else "val", "accuracy": main["accuracy"],
-               "rmse": main["rmse"], "n": main["n"], "per_class": main["per_class"],
-               "val_accuracy": report["val"]["accuracy"], "val_rmse": report["val"]["rmse"]}
+    metrics = summary_metrics(report)
     manifest = modelfiles.save_svm(svm, spec, s.run_dir / "model" / f"svm-run{s.run_id}",
                                    classes=list(range(num_classes)), training_run=s.run_id, metrics=metrics)
     model_id = modelfiles.register_model_file(s.store, manifest, run_id=s.run_id, label_snapshot=s.label_snapshot,

@@ -1,4 +1,4 @@
-"""Model comparison and chart maths (numpy, no Qt, no torch): accuracy, RMSE, per-class accuracy, confusion.
+"""Model comparison and chart maths (numpy, no Qt, no torch); the count metrics themselves are core.metrics.
 
 `compare_models(store, new_id, old_id)` evaluates two registered models on the same validation images
 (the new run's frozen val split, else the store's val split) against the *current* effective labels,
@@ -16,32 +16,12 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from binaudit.core.metrics import accuracy_and_rmse, confusion_matrix, per_class_accuracy
+
 FIXED, BROKEN, CHANGED = "fixed", "broken", "changed"
 
 
-# ---------------------------------------------------------------- pure maths
-
-def confusion_matrix(true: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """(K, K) counts, rows = true class, columns = predicted; pairs outside 0..K-1 are left out."""
-    t, p = np.asarray(true, np.int64).ravel(), np.asarray(pred, np.int64).ravel()
-    ok = (t >= 0) & (t < n_classes) & (p >= 0) & (p < n_classes)
-    return np.bincount(t[ok] * n_classes + p[ok], minlength=n_classes * n_classes).reshape(n_classes, n_classes)
-
-
-def per_class_accuracy(confusion: np.ndarray) -> np.ndarray:
-    """Recall of each true class (NaN where the class has no images)."""
-    support = confusion.sum(axis=1).astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(support > 0, np.diag(confusion) / np.maximum(support, 1), np.nan)
-
-
-def accuracy_and_rmse(true: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
-    """Accuracy and RMSE in items (NaN for no images)."""
-    t, p = np.asarray(true, np.float64), np.asarray(pred, np.float64)
-    if t.size == 0:
-        return float("nan"), float("nan")
-    return float(np.mean(t == p)), float(np.sqrt(np.mean((t - p) ** 2)))
-
+# ---------------------------------------------------------------- chart maths
 
 def count_distribution(recorded: np.ndarray, predicted: np.ndarray, max_count: int) -> tuple[np.ndarray, np.ndarray]:
     """Histograms over 0..max_count (the last bin holds max_count or more) of recorded and predicted counts.
