@@ -88,3 +88,39 @@ def test_export_never_replaces_a_folder_that_is_not_an_export(tmp_path: Path, sy
     assert (documents / "thesis.txt").read_text() == "precious"
     export_image_folders(synth_store, tmp_path / "folders")
     export_image_folders(synth_store, tmp_path / "folders")  # an earlier export is replaced
+
+
+def test_real_nulls_stay_blank_or_null_in_every_export(sample_dir: Path, tmp_path: Path) -> None:
+    """The bundled real records with a null name (01037), null measures (00043, 00011) and an empty bin (00013)."""
+    from binaudit.core.importer import import_dataset
+
+    with Store.open(tmp_path / "ws" / "workspace.db") as store:
+        import_dataset(store, sample_dir)
+        store.record_label("01037", user="ann", status="corrected", count=4)
+        store.record_label("00043", user="ann", status="confirmed", count=11)
+        store.record_label("00011", user="bob", status="uncountable", reason="items hidden")
+        store.record_label("00013", user="bob", status="confirmed", count=0)
+        assert export_audit_results(store, tmp_path / "r.csv", reviewed_only=False) == 12
+        export_audit_results(store, tmp_path / "r.json")
+        assert export_corrected_metadata(store, tmp_path / "fixed") == 4
+        assert export_image_folders(store, tmp_path / "folders") == len(store.training_labels())
+    text = (tmp_path / "r.csv").read_text()
+    assert "None" not in text and "null" not in text
+    rows = {r["image_id"]: r for r in csv.DictReader(text.splitlines())}
+    assert rows["00011"]["effective_count"] == "" and rows["00004"]["reviewed_by"] == ""
+    results = {r["image_id"]: r for r in json.loads((tmp_path / "r.json").read_text())["results"]}
+    assert sorted(results) == ["00011", "00013", "00043", "01037"] and results["00013"]["reason"] is None
+    for image_id in ("01037", "00043", "00013"):
+        original = json.loads((sample_dir / "metadata" / f"{image_id}.json").read_bytes())
+        fixed = json.loads((tmp_path / "fixed" / "metadata" / f"{image_id}.json").read_bytes())
+        assert fixed.pop("AUDIT")["recorded_quantity"] == original["EXPECTED_QUANTITY"]
+        assert fixed.pop("EXPECTED_QUANTITY") == {"01037": 4, "00043": 11, "00013": 0}[image_id]
+        original.pop("EXPECTED_QUANTITY")
+        assert fixed == original  # nulls stay null (no "" invented), float noise kept
+    nameless = json.loads((tmp_path / "fixed" / "metadata" / "01037.json").read_bytes())["BIN_FCSKU_DATA"]["B00L8MU234"]
+    assert nameless["name"] is None and nameless["normalizedName"] is None
+    bare = json.loads((tmp_path / "fixed" / "metadata" / "00043.json").read_bytes())["BIN_FCSKU_DATA"]["B00OZO3XLK"]
+    assert [bare[k] for k in ("length", "width", "height", "weight")] == [None] * 4
+    assert "None" not in (tmp_path / "fixed" / "metadata" / "01037.json").read_text()
+    assert list((tmp_path / "folders").glob("*/4/01037.jpg")) and list((tmp_path / "folders").glob("*/0/00013.jpg"))
+    assert not list((tmp_path / "folders").rglob("00011.jpg"))
