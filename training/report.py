@@ -7,6 +7,8 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from binaudit.core.formatting import fmt_num, fmt_pct
+
 from .runs import write_json
 
 
@@ -59,10 +61,8 @@ def plot_confusion(confusion: Sequence[Sequence[int]], path: Path, title: str = 
 def _table(metrics: dict[str, Any]) -> list[str]:
     lines = ["| count | accuracy | RMSE | images |", "|---|---|---|---|"]
     for c, m in metrics["per_class"].items():
-        acc = "-" if m["accuracy"] is None else f"{100 * m['accuracy']:.1f}%"
-        rmse = "-" if m["rmse"] is None else f"{m['rmse']:.3f}"
-        lines.append(f"| {c} | {acc} | {rmse} | {m['support']} |")
-    lines.append(f"| all | {100 * metrics['accuracy']:.1f}% | {metrics['rmse']:.3f} | {metrics['n']} |")
+        lines.append(f"| {c} | {fmt_pct(m['accuracy'], '-')} | {fmt_num(m['rmse'], '-')} | {m['support']} |")
+    lines.append(f"| all | {fmt_pct(metrics['accuracy'])} | {fmt_num(metrics['rmse'])} | {metrics['n']} |")
     return lines
 
 

@@ -9,13 +9,13 @@ only through its API; predictions must already be stored (score the images first
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from binaudit.core.formatting import fmt_num, fmt_pct
 from binaudit.core.metrics import accuracy_and_rmse, confusion_matrix, per_class_accuracy
 
 FIXED, BROKEN, CHANGED = "fixed", "broken", "changed"
@@ -118,14 +118,6 @@ class Comparison:
             text += (f"; {self.old.name}: {fmt_pct(self.old.accuracy)}, RMSE {fmt_num(self.old.rmse)}; "
                      f"{len(self.flips)} flipped ({c[FIXED]} fixed, {c[BROKEN]} broken)")
         return text + f" on {len(self.image_ids)} validation images"
-
-
-def fmt_pct(value: float) -> str:
-    return "\u2013" if value is None or math.isnan(value) else f"{100 * value:.1f}%"
-
-
-def fmt_num(value: float) -> str:
-    return "\u2013" if value is None or math.isnan(value) else f"{value:.3f}"
 
 
 # ---------------------------------------------------------------- reading the store
