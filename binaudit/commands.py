@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-
-MODEL_KINDS = ("resnet", "svm")
+from binaudit.core.kinds import MODEL_KINDS
 
 
 def cmd_train(args: argparse.Namespace) -> int:

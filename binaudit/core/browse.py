@@ -18,8 +18,8 @@ import numpy as np
 
 from binaudit.core import abid
 from binaudit.core import labels as L
+from binaudit.core.kinds import MODEL_KINDS
 
-MODEL_KINDS = ("resnet", "svm")
 LABEL_STATUSES = (L.RECORDED, L.CONFIRMED, L.CORRECTED, L.UNCOUNTABLE, L.EXCLUDED, L.RESET)
 IMAGE_STATUSES = abid.STATUSES
 # Larger than any model's expected |count - recorded| (at most the number of classes).
@@ -455,7 +455,7 @@ class BrowseIndex:
         if key == "label":  # effective count, then status; uncountable/excluded after all counts
             count = np.where(self.effective < 0, 3000, np.minimum(self.effective, 2999))
             return count.astype(np.int32) * 8 + self.label_status
-        if key in ("resnet", "svm"):
+        if key in MODEL_KINDS:
             m = self.models.get(key)
             return small(m.predicted) if m else np.full(len(self), -1, np.int32)
         if key in ("resnet_conf", "svm_conf"):

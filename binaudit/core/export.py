@@ -19,6 +19,7 @@ from typing import Any, Optional
 
 from binaudit import __version__
 from binaudit.core import labels as L
+from binaudit.core.kinds import MODEL_KINDS
 from binaudit.core.progress import CancelCallback, ProgressCallback, check_cancel, report
 from binaudit.core.store import Store
 
@@ -84,7 +85,7 @@ def audit_rows(store: Store, reviewed_only: bool = True) -> list[dict[str, Any]]
         "SELECT image_id, split, status, recorded_count, effective_count, label_status, label_reason AS reason, "
         "reviewed_by, reviewed_at FROM images"
         + (" WHERE label_event_id IS NOT NULL" if reviewed_only else "") + " ORDER BY image_id")
-    for kind in ("resnet", "svm"):
+    for kind in MODEL_KINDS:
         model = store.active_model(kind)
         preds = {p["image_id"]: p for p in store.predictions(model["id"], [r["image_id"] for r in rows])} if model else {}
         for row in rows:

@@ -19,13 +19,14 @@ from typing import Any, Optional, Protocol, Sequence, Union, runtime_checkable
 import numpy as np
 import torch
 
+from binaudit.core.kinds import MODEL_KINDS
+
 from .preprocess import preprocessing_spec
 from .resnet import ARCHITECTURES, ResNetCounter, build_resnet
 from .svm import FeatureSpec, TorchSVM
 
 FORMAT = "binaudit-model"
 FORMAT_VERSION = 1
-KINDS = ("resnet", "svm")
 WEIGHT_SUFFIX = {"resnet": ".safetensors", "svm": ".npz"}
 MAX_HEADER = 100 * 1024 * 1024
 PathLike = Union[str, os.PathLike]
@@ -217,8 +218,8 @@ def _validate_manifest(m: Any) -> None:
     if m.get("format_version") != FORMAT_VERSION:
         raise ModelFileError(f"model format version {m.get('format_version')!r} is not supported "
                              f"(this binaudit reads version {FORMAT_VERSION})")
-    if m.get("kind") not in KINDS:
-        raise ModelFileError(f"unknown model kind {m.get('kind')!r}; expected one of {KINDS}")
+    if m.get("kind") not in MODEL_KINDS:
+        raise ModelFileError(f"unknown model kind {m.get('kind')!r}; expected one of {MODEL_KINDS}")
     classes = m.get("classes")
     if not isinstance(classes, list) or not classes or not all(isinstance(c, int) for c in classes):
         raise ModelFileError("the manifest's classes must be a non-empty list of integer counts")

@@ -1,0 +1,7 @@
+"""The kinds of model binaudit trains, registers, scores and shows, in display order (ResNet first)."""
+
+from __future__ import annotations
+
+RESNET = "resnet"
+SVM = "svm"
+MODEL_KINDS: tuple[str, ...] = (RESNET, SVM)
