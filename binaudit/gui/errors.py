@@ -55,10 +55,3 @@ def install_excepthook() -> None:
     if _installed_previous is None:
         _installed_previous = sys.excepthook
         sys.excepthook = _hook
-
-
-def uninstall_excepthook() -> None:
-    global _installed_previous
-    if _installed_previous is not None:
-        sys.excepthook = _installed_previous
-        _installed_previous = None

@@ -9,7 +9,7 @@ named for the export (never the folder the user picked) and asks before replacin
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
@@ -63,13 +63,8 @@ class ExportJob(workers.Job):
         super().__init__(parent)
         self.db_path, self.kind, self.out = db_path, kind, Path(out)
 
-    def start(self) -> None:
-        self.running = True
-        workers.start(run_export, self.db_path, self.kind, str(self.out), self._report_progress,
-                      self._cancel.is_set, on_done=self._done, on_error=self._error, owner=self)
-
-    def _done(self, count: Any) -> None:
-        super()._done(int(count))
+    def work(self, progress: Callable[[int, int], None], cancel: Callable[[], bool]) -> int:
+        return int(run_export(self.db_path, self.kind, str(self.out), progress, cancel))
 
 
 class ExportMenu(QObject):

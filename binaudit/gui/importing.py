@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QProgressDialog, QWidget
@@ -21,14 +21,10 @@ class ImportJob(workers.Job):
         super().__init__(parent)
         self.dataset, self.workspace = Path(dataset), workspace
 
-    def start(self) -> None:
-        self.running = True
-        workers.start(self._run, on_done=self._done, on_error=self._error, owner=self)
-
-    def _run(self) -> ImportSummary:
+    def work(self, progress: Callable[[int, int], None], cancel: Callable[[], bool]) -> ImportSummary:
         self.workspace.ensure()
         with Store.open(self.workspace.db_path) as store:
-            return import_dataset(store, self.dataset, progress=self._report_progress, cancel=self._cancel.is_set)
+            return import_dataset(store, self.dataset, progress=progress, cancel=cancel)
 
     def describe_error(self, exc: BaseException) -> str:
         return str(exc) or type(exc).__name__

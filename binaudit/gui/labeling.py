@@ -81,14 +81,12 @@ class Conflict:
 class LabelCommand(QUndoCommand):
     """One applied decision. undo()/redo() only notify: the controller has written the event already."""
 
-    def __init__(self, controller: "LabelController", image_id: str, before: LabelState, after: LabelState):
+    def __init__(self, image_id: str, before: LabelState, after: LabelState):
         super().__init__(f"{image_id}: {after.describe()}")
-        self.controller, self.image_id, self.before, self.after = controller, image_id, before, after
-        self._pushed = False
+        self.image_id, self.before, self.after = image_id, before, after
 
     def redo(self) -> None:
-        if not self._pushed:  # QUndoStack.push calls redo(); the decision is already stored
-            self._pushed = True
+        pass  # QUndoStack.push calls redo(); the controller has stored the decision already
 
     def undo(self) -> None:
         pass
@@ -195,7 +193,7 @@ class LabelController(QObject):
         """Record the stored decision in the undo history; its 'before' is the event it replaced."""
         previous = self.session.store.get_event(event.previous_event_id) if event.previous_event_id else None
         before = LabelState.of(previous) if previous is not None else LabelState(L.RECORDED)
-        self.stack.push(LabelCommand(self, image_id, before, after))
+        self.stack.push(LabelCommand(image_id, before, after))
 
     # ------------------------------------------------------------------ undo / redo
     def undo(self) -> bool:

@@ -361,9 +361,6 @@ class MainWindow(QMainWindow):
         if self.browser is not None:
             self.browser.set_grid(grid)
 
-    def set_audit_queue(self, on: bool) -> None:
-        self.actions_.audit_queue.setChecked(on)
-
     def current_queue(self) -> Optional[QueueSpec]:
         a = self.actions_
         return AUDIT_QUEUE if a.audit_queue.isChecked() else LABEL_ISSUE_QUEUE if a.issue_queue.isChecked() else None

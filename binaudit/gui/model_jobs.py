@@ -60,13 +60,11 @@ class ModelJob(workers.Job):
 
     def __init__(self, title: str, fn: Callable[..., Any], *args: Any, pool: QThreadPool,
                  parent: Optional[QObject] = None):
-        super().__init__(parent)
-        self.title, self.fn, self.args, self.pool = title, fn, args, pool
+        super().__init__(parent, pool)
+        self.title, self.fn, self.args = title, fn, args
 
-    def start(self) -> None:
-        self.running = True
-        workers.start(self.fn, *self.args, progress=self._report_progress, cancel=self._cancel.is_set,
-                      on_done=self._done, on_error=self._error, pool=self.pool, owner=self)
+    def work(self, progress: Progress, cancel: Callable[[], bool]) -> Any:
+        return self.fn(*self.args, progress=progress, cancel=cancel)
 
 
 class JobStatus(QWidget):

@@ -92,13 +92,6 @@ class ModelsView(QDialog):
         rows = self.table.selectionModel().selectedRows()
         return int(self.models[rows[0].row()]["id"]) if rows and rows[0].row() < len(self.models) else None
 
-    def select_model(self, model_id: int) -> bool:
-        for r, model in enumerate(self.models):
-            if model["id"] == model_id:
-                self.table.selectRow(r)
-                return True
-        return False
-
     def _update_buttons(self) -> None:
         model_id = self.selected_id()
         model = next((m for m in self.models if m["id"] == model_id), None)

@@ -17,13 +17,13 @@ import logging
 import os
 import sys
 from collections import OrderedDict
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Optional
 
-from PySide6.QtCore import QObject, QProcess, Qt, Signal
+from PySide6.QtCore import QObject, QProcess, QThreadPool, Qt, Signal
 from PySide6.QtGui import QImage
 
 from binaudit.gui import decode
+from binaudit.gui.workers import Task, start as start_task
 
 log = logging.getLogger("binaudit.gui")
 
@@ -57,41 +57,37 @@ Finish = Callable[[Key, Any], None]
 
 
 class _ThreadDecoders(QObject):
-    """Fallback: decode in threads (shares the GIL with the GUI; used by tests and when processes fail)."""
+    """Fallback: decode on a pool of the app's worker tasks (shares the GIL with the GUI; used by tests and
+    when processes fail)."""
 
-    done = Signal(object, object)  # key, decode result; emitted from the pool's threads
-
-    def __init__(self, workers: int, finish: Finish, parent: QObject):
+    def __init__(self, threads: int, finish: Finish, parent: QObject):
         super().__init__(parent)  # owned by the loader: alive as long as queued results can arrive
-        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="binaudit-decode")
-        self.capacity = 2 * workers
-        self.busy = 0
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(threads)
+        self.capacity = 2 * threads
         self.finish = finish
-        self.done.connect(self._done)
+        self.tasks: dict[Key, Task] = {}
+
+    @property
+    def busy(self) -> int:
+        return len(self.tasks)
 
     def submit(self, key: Key, request: dict[str, Any]) -> None:
-        self.busy += 1
-        signal = self.done
-
-        def report(future: Future) -> None:
-            try:
-                result = future.result()
-            except Exception as exc:
-                result = ("unreadable", str(exc))
-            try:
-                signal.emit(key, result)
-            except RuntimeError:  # loader gone
-                pass
-
-        self.pool.submit(decode.decode, request["path"], request["image_id"], tuple(request["box"]),
-                         request["db"]).add_done_callback(report)
+        self.tasks[key] = start_task(
+            decode.decode, request["path"], request["image_id"], tuple(request["box"]), request["db"],
+            on_done=lambda result: self._done(key, result),
+            on_error=lambda exc: self._done(key, ("unreadable", str(exc))), pool=self.pool, owner=self)
 
     def _done(self, key: Key, result: Any) -> None:
-        self.busy -= 1
+        self.tasks.pop(key, None)
         self.finish(key, result)
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        """Drop the decodes that have not started and wait for the running ones."""
+        for task in self.tasks.values():
+            task.cancel()
+        self.tasks.clear()
+        self.pool.waitForDone()
 
 
 class _DecoderProcess(QObject):

@@ -96,17 +96,29 @@ def start(fn: Callable[..., Any], *args: Any, on_done: Optional[Callable[[Any], 
 
 class Job(QObject):
     """Background work with progress and cancel; exactly one of finished(result), cancelled() or
-    failed(message) arrives on the GUI thread. Subclasses start it with `start(...)` above."""
+    failed(message) arrives on the GUI thread. Subclasses say what to do in work(); start() runs it
+    with `start(...)` above, on `pool` (the global pool by default)."""
 
     progress = Signal(int, int)
     finished = Signal(object)
     failed = Signal(str)
     cancelled = Signal()
 
-    def __init__(self, parent: Optional[QObject] = None):
+    def __init__(self, parent: Optional[QObject] = None, pool: Optional[QThreadPool] = None):
         super().__init__(parent)
         self._cancel = threading.Event()
+        self.pool = pool
         self.running = False
+
+    def start(self) -> None:
+        """Run work() in a worker thread; its outcome arrives as one of the signals."""
+        self.running = True
+        start(self.work, self._report_progress, self._cancel.is_set, on_done=self._done, on_error=self._error,
+              pool=self.pool, owner=self)
+
+    def work(self, progress: Callable[[int, int], None], cancel: Callable[[], bool]) -> Any:
+        """The job itself, in a worker thread: report progress(done, total), stop early when cancel() is true."""
+        raise NotImplementedError(f"{type(self).__name__} does not say what to do")
 
     def cancel(self) -> None:
         self._cancel.set()
