@@ -2,14 +2,13 @@
 NuSVC and SVC (RBF, polynomial) on raw pixels, PCA (randomized), HOG and LoG blob features, each with a
 cross-validated parameter search on the training split, scored per class on the held-out split.
 
-Small grids by default (minutes on a laptop); --published-grids uses the grids of the published search
+Small grids by default (minutes on a laptop); published_grids uses the grids of the published search
 (ten-fold, C up to 1e4 / 1e12, nu down to 1e-6), which takes hours at 224 px. Features are standardised
 first, so the published gamma values (meant for raw 0-255 pixels) are joined by gamma="scale".
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import time
 import warnings
@@ -27,15 +26,13 @@ from sklearn.tree import DecisionTreeClassifier
 
 from binaudit.core.store import Store
 from binaudit.core.metrics import classification_metrics
-from binaudit.ml.svm import FeatureSpec
 
-from .baselines_cli import FEATURES, METHODS
+from .baselines_config import FEATURES, METHODS, BaselineConfig
 from .data import check_trainable, load_label_sets
 from .features import extract_features
 from .stream import TrainingFailed
 
 log = logging.getLogger("training")
-
 
 
 def _linsvc_grid(cs: list[float], cs_crammer: list[float]) -> list[dict]:
@@ -80,50 +77,64 @@ def build_pipeline(method: str, feature: str, pca_components: int, n: int, publi
     return Pipeline(steps), grid
 
 
-def feature_matrices(sets: dict, args: argparse.Namespace, needed: set[str]) -> dict[str, dict[str, np.ndarray]]:
+def feature_matrices(sets: dict, cfg: BaselineConfig, needed: set[str]) -> dict[str, dict[str, np.ndarray]]:
     """{feature: {split: X}}; PCA shares the raw pixels (the projection is fitted inside the pipeline)."""
-    specs = {"pixels": FeatureSpec(args.size), "hog": FeatureSpec(args.size, hog=True, hog_size=args.hog_size),
-             "blobs": FeatureSpec(args.size, blobs=True, hog_size=args.hog_size)}
-    pixel_dim = 3 * args.size * args.size
+    specs = cfg.feature_specs()
+    pixel_dim = 3 * cfg.size * cfg.size
     out: dict[str, dict[str, np.ndarray]] = {}
     for name in sorted({"pixels" if f == "pca" else f for f in needed}):
         out[name] = {}
-        for split in ("train", args.eval_split):
+        for split in ("train", cfg.eval_split):
             log.info("features %s (%s, %d images)", name, split, len(sets[split]))
-            X = extract_features(sets[split].paths, specs[name], workers=args.workers)
+            X = extract_features(sets[split].paths, specs[name], workers=cfg.workers)
             out[name][split] = X if name == "pixels" else X[:, pixel_dim:]  # hog/blobs alone, as published
     if "pca" in needed:
         out["pca"] = out["pixels"]
     return out
 
 
-def run_baselines(store: Store, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    """Fit every column's search on train; per-class metrics on the evaluation split."""
-    num_classes = args.max_count + 1
-    sets = load_label_sets(store, args.split, args.max_count, args.or_more)
-    check_trainable(sets, num_classes)
-    if not len(sets[args.eval_split]):
-        raise TrainingFailed(f"the {args.eval_split} split is empty; use --eval-split val or other --split ratios")
-    columns = [c.strip() for c in args.methods.split(",") if c.strip()]
+def needed_features(columns: tuple[str, ...]) -> set[str]:
+    """The features the METHOD:FEATURE columns use; ValueError for an unknown one."""
     needed = {c.split(":")[1] for c in columns}
     if needed - set(FEATURES):
         raise ValueError(f"unknown features {sorted(needed - set(FEATURES))}; choose from {FEATURES}")
-    feats = feature_matrices(sets, args, needed)
-    y_train, y_eval = sets["train"].labels, sets[args.eval_split].labels
-    folds = args.cv or (10 if args.published_grids else 3)
-    folds = max(2, min(folds, int(np.bincount(y_train)[np.bincount(y_train) > 0].min())))
-    results: dict[str, dict[str, Any]] = {}
+    return needed
+
+
+def search_folds(cfg: BaselineConfig, y_train: np.ndarray) -> int:
+    """Folds of the search: as configured (3, or 10 for the published grids), at most the rarest class's size."""
+    folds = cfg.cv or (10 if cfg.published_grids else 3)
+    return max(2, min(folds, int(np.bincount(y_train)[np.bincount(y_train) > 0].min())))
+
+
+def fit_column(column: str, feats: dict[str, dict[str, np.ndarray]], y_train: np.ndarray, y_eval: np.ndarray,
+               folds: int, cfg: BaselineConfig) -> dict[str, Any]:
+    """One METHOD:FEATURE column: the search on train, then per-class metrics on the evaluation split."""
+    method, feature = column.split(":")
+    started = time.perf_counter()
+    pipe, grid = build_pipeline(method, feature, cfg.pca, len(y_train), cfg.published_grids)
+    search = GridSearchCV(pipe, grid, cv=folds, n_jobs=1, error_score=np.nan)
+    search.fit(feats[feature]["train"].astype(np.float64), y_train)
+    pred = search.predict(feats[feature][cfg.eval_split].astype(np.float64))
+    result = {**classification_metrics(y_eval, pred, cfg.num_classes),
+              "best_params": {k: str(v) for k, v in search.best_params_.items()},
+              "cv_accuracy": float(search.best_score_), "seconds": time.perf_counter() - started}
+    log.info("%-16s %s accuracy %.3f (cv %.3f, %s) %.1fs", column, cfg.eval_split,
+             result["accuracy"], search.best_score_, search.best_params_, result["seconds"])
+    return result
+
+
+def run_baselines(store: Store, cfg: BaselineConfig) -> dict[str, dict[str, Any]]:
+    """Fit every column's search on train; per-class metrics on the evaluation split."""
+    sets = load_label_sets(store, cfg.split, cfg.max_count, cfg.or_more)
+    check_trainable(sets, cfg.num_classes)
+    if not len(sets[cfg.eval_split]):
+        raise TrainingFailed(f"the {cfg.eval_split} split is empty; use --eval-split val or other --split ratios")
+    feats = feature_matrices(sets, cfg, needed_features(cfg.columns))
+    y_train, y_eval = sets["train"].labels, sets[cfg.eval_split].labels
+    folds = search_folds(cfg, y_train)
     warnings.filterwarnings("ignore", category=ConvergenceWarning)  # liblinear at small max_iter; the score says enough
-    for column in columns:
-        method, feature = column.split(":")
-        started = time.perf_counter()
-        pipe, grid = build_pipeline(method, feature, args.pca, len(y_train), args.published_grids)
-        search = GridSearchCV(pipe, grid, cv=folds, n_jobs=1, error_score=np.nan)
-        search.fit(feats[feature]["train"].astype(np.float64), y_train)
-        pred = search.predict(feats[feature][args.eval_split].astype(np.float64))
-        results[column] = {**classification_metrics(y_eval, pred, num_classes),
-                           "best_params": {k: str(v) for k, v in search.best_params_.items()},
-                           "cv_accuracy": float(search.best_score_), "seconds": time.perf_counter() - started}
-        log.info("%-16s %s accuracy %.3f (cv %.3f, %s) %.1fs", column, args.eval_split,
-                 results[column]["accuracy"], search.best_score_, search.best_params_, results[column]["seconds"])
+    results: dict[str, dict[str, Any]] = {}
+    for column in cfg.columns:
+        results[column] = fit_column(column, feats, y_train, y_eval, folds, cfg)
     return results
