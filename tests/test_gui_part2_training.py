@@ -21,7 +21,7 @@ from binaudit.core import labels as L  # noqa: E402
 from binaudit.core.compare import validation_images  # noqa: E402
 from binaudit.core.store import Store  # noqa: E402
 from binaudit.gui.main_window import MainWindow  # noqa: E402
-from binaudit.gui.training_process import CANCELLED, CRASHED, FINISHED  # noqa: E402
+from training.run_state import CANCELLED, CRASHED, FINISHED  # noqa: E402
 from binaudit.gui.training_setup import TrainingSetupDialog  # noqa: E402
 from tests.test_gui_part2_support import part2_window, trained_store, trained_workspace, wait_for  # noqa: E402,F401
 from tests.test_gui_support import answer_modal  # noqa: E402

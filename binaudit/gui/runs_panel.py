@@ -17,7 +17,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QPus
 from binaudit.core.store import Store
 from binaudit.gui.browse_model import local_time
 from binaudit.gui.tables import read_only_table
-from binaudit.gui.training_process import CRASHED, FAILED, FINISHED, RunMonitor, TrainingProcess
+from binaudit.gui.training_process import RunMonitor, TrainingProcess
+from training.run_state import CRASHED, FAILED, FINISHED
 
 Run = Union[RunMonitor, dict]
 COLUMNS = ("Run", "Kind", "Status", "Started", "Model")

@@ -21,10 +21,10 @@ from binaudit.gui.errors import show_error
 from binaudit.gui.model_jobs import JobStatus, ModelJob, activate_model, prepare_comparison
 from binaudit.gui.models_view import ModelsView
 from binaudit.gui.runs_panel import RunsPanel
-from binaudit.gui.training_process import (CANCELLED, CRASHED, FAILED, FINISHED, RunMonitor, TrainingProcess,
-                                           TrainingRequest, replay_run)
+from binaudit.gui.training_process import RunMonitor, TrainingProcess, TrainingRequest, replay_run
 from binaudit.gui.training_setup import TrainingSetupDialog
 from binaudit.gui.training_view import TrainingView
+from training.run_state import CANCELLED, CRASHED, FAILED, FINISHED
 
 if TYPE_CHECKING:
     from binaudit.gui.main_window import MainWindow

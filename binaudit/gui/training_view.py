@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (QDialog, QHBoxLayout, QLabel, QPlainTextEdit, QPr
                                QStackedWidget, QVBoxLayout, QWidget)
 
 from binaudit.gui.charts import BLUE, GREY, ORANGE, BarChart, LineChart, Series
-from binaudit.gui.training_process import (CANCELLED, CRASHED, FAILED, FINISHED, RunMonitor, TrainingProcess,
-                                           format_duration)
+from binaudit.gui.training_process import RunMonitor, TrainingProcess
+from training.run_state import CANCELLED, CRASHED, FAILED, FINISHED, format_duration
 
 REDRAW_MS = 250
 STATE_COLOURS = {FINISHED: "#2e7d32", FAILED: "#c62828", CRASHED: "#c62828", CANCELLED: "#b35c00"}
