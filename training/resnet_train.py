@@ -23,6 +23,7 @@ from binaudit.ml.resnet import build_resnet
 from . import distributed as D
 from .data import CachedImages, ResumableSampler, ShardSampler, batches_per_epoch, make_loader, prepare_datasets
 from .engine import evaluate, train_one_epoch
+from .finalize import TrainedResNet, finalize_resnet
 from .lr_finder import lr_range_test, plot_lr_finder
 from .optim import build_optimizer, build_scheduler, current_lr, set_trainable
 from .recipes import Recipe, Stage
@@ -240,8 +241,16 @@ class ResNetRun:
 
     # ------------------------------------------------------------------ the end
     def finish(self) -> int:
-        from .finalize import finalize_resnet
-        return finalize_resnet(self)
+        return finalize_resnet(TrainedResNet(self.s, self.recipe, self.progress.best, self.progress.history,
+                                             self.model, self.dist, self.evaluate_split))
+
+    def evaluate_split(self, split: str, size: int, tta: bool) -> Optional[dict[str, Any]]:
+        """The current weights' metrics on a split at an input size, over all ranks; None for an empty split."""
+        dataset = self.data(size)[split]
+        if not len(dataset):
+            return None
+        return evaluate(self.model, self.eval_loader(dataset), self.device, self.num_classes, tta=tta,
+                        dist_info=self.dist)
 
 
 def resume_checkpoint(run_dir: Path, is_main: bool = True) -> dict[str, Any]:
