@@ -18,12 +18,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _models_to_score(store, args: argparse.Namespace) -> list[int]:
     if args.model is not None:
         if store.get_model(args.model) is None:
-            raise SystemExit(f"binaudit: no model {args.model} in this workspace (see `binaudit info`)")
+            raise SystemExit(f"binaudit: no model {args.model} in this workspace (see `binaudit models`)")
         return [args.model]
     kinds = MODEL_KINDS if args.kind == "all" else (args.kind,)
     ids = [int(m["id"]) for m in (store.active_model(k) for k in kinds) if m]
     if not ids:
-        raise SystemExit("binaudit: no active model to score with; train one (`binaudit train ...`) and activate it")
+        raise SystemExit("binaudit: no active model to score with; train or import one and activate it "
+                         "(`binaudit models activate ID`)")
     return ids
 
 
@@ -84,7 +85,9 @@ def cmd_queue(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add score, queue and train to the `binaudit` parser."""
+    """Add train, score, queue and models to the `binaudit` parser."""
+    from binaudit import model_commands
+
     # prefix_chars no argument uses: every word after "train", --help included, goes to python -m training
     p = sub.add_parser("train", add_help=False, prefix_chars="\x00",
                        help="train models: `binaudit train --help` (python -m training)")
@@ -109,5 +112,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--by", choices=("mismatch", "label-issue"), default="mismatch")
     p.add_argument("--all", action="store_true", help="include images already reviewed")
     p.set_defaults(func=cmd_queue)
+
+    model_commands.register(sub)
 
 

@@ -363,15 +363,20 @@ def register_model_file(store: Any, manifest_path: PathLike, run_id: Optional[in
                                 name=name or manifest.get("name"))
 
 
+def registered_path(store: Any, record: dict) -> Path:
+    """The weights path of a model record; a relative one is relative to the workspace folder."""
+    path = Path(record["path"])
+    if not path.is_absolute() and getattr(store, "path", None) is not None:
+        path = Path(store.path).parent / path
+    return path
+
+
 def load_registered(store: Any, model_id: int, device: Union[str, torch.device, None] = "cpu") -> CountModel:
     """Load a registered model, checking its file against both the manifest and the store's sha256."""
     record = store.get_model(model_id)
     if record is None:
         raise ModelFileError(f"no model {model_id} in this workspace")
-    path = Path(record["path"])
-    if not path.is_absolute() and getattr(store, "path", None) is not None:
-        path = Path(store.path).parent / path  # a path relative to the workspace folder
-    model = load_model(path, device=device, expected_sha256=record["sha256"])
+    model = load_model(registered_path(store, record), device=device, expected_sha256=record["sha256"])
     if model.kind != record["kind"]:
         raise ModelFileError(f"model {model_id} is registered as {record['kind']} but its file holds a {model.kind}")
     return model
