@@ -126,10 +126,10 @@ def test_bulk_actions_write_one_event_per_image_and_undo_as_one_step(qtbot, part
 
 def test_confusion_matrix_cell_click_filters_the_browser(qtbot, part2_window: MainWindow) -> None:
     w = part2_window
-    dock = w.curation.dock
+    dock = w.charts_dock
     dock.toggleViewAction().trigger()
     assert dock.isVisible()
-    charts = w.curation.charts
+    charts = w.charts_dock.panel
     charts.refresh()
     matrix = charts.confusion.matrix
     assert matrix.shape == (6, 6) and matrix.sum() > 0

@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Optional
 
 import numpy as np
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QStackedWidget,
                                QTableView, QToolButton, QVBoxLayout, QWidget)
 
@@ -75,10 +75,12 @@ class SubsetBar(QWidget):
 
 
 class BrowserPanel(QWidget):
-    """See the module docstring. currentImageChanged carries the image id ('' when the view is empty)."""
+    """See the module docstring. currentImageChanged carries the image id ('' when the view is empty);
+    contextMenuRequested(global position) when the table or grid is right-clicked."""
 
     currentImageChanged = Signal(str)
     viewChanged = Signal()
+    contextMenuRequested = Signal(QPoint)
 
     def __init__(self, session: WorkspaceSession, loader: ImageLoader, parent: Optional[QWidget] = None):
         super().__init__(parent)
@@ -120,6 +122,10 @@ class BrowserPanel(QWidget):
         self.filter_bar.clear.clicked.connect(self.clear_subset)
         self.table.selectionModel().currentChanged.connect(self._table_current)
         self.grid.selectionModel().currentChanged.connect(self._grid_current)
+        for view in (self.table, self.grid):
+            view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            view.customContextMenuRequested.connect(
+                lambda pos, v=view: self.contextMenuRequested.emit(v.viewport().mapToGlobal(pos)))
         self.model.modelReset.connect(self._after_reset)
         session.rowsChanged.connect(self._rows_changed)
 
@@ -219,6 +225,11 @@ class BrowserPanel(QWidget):
             self.subset_bar.hide()
             self.model.set_subset(None)
 
+    def show_all(self) -> None:
+        """Leave the chart selection and every filter (the queue is the window's to leave)."""
+        self.clear_subset()
+        self.filter_bar.reset()
+
     def set_blind(self, blind: bool) -> None:
         self.blind = blind
         self.model.blind = blind
@@ -244,6 +255,10 @@ class BrowserPanel(QWidget):
 
     def focus_view(self) -> None:
         (self.grid if self._grid_mode else self.table).setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def focus_search(self) -> None:
+        self.filter_bar.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.filter_bar.search.selectAll()
 
     def _after_reset(self) -> None:
         """The rows changed (filter, sort, queue): keep the current image if it is still shown."""

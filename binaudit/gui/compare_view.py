@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QGridLayout, QHBoxLay
 
 from binaudit.core.compare import BROKEN, FIXED, Comparison, fmt_num, fmt_pct
 from binaudit.gui.charts import BLUE, GREY, ORANGE, BarChart, ConfusionMatrixChart
+from binaudit.gui.model_jobs import ModelJob
 from binaudit.gui.tables import read_only_table
 
 OUTCOME_TEXT = {FIXED: "\u2713 now right", BROKEN: "\u2717 now wrong", "changed": "still wrong"}
@@ -56,6 +57,7 @@ class CompareView(QDialog):
         super().__init__(parent)
         self.new_model, self.old_model = new_model, old_model
         self.comparison: Optional[Comparison] = None
+        self.job: Optional[ModelJob] = None
         kind = "ResNet" if new_model["kind"] == "resnet" else "SVM"
         self.setWindowTitle(f"Compare {kind} models")
         self.header = QLabel(f"<b>New:</b> {html.escape(model_caption(new_model))}<br>"
@@ -126,12 +128,24 @@ class CompareView(QDialog):
         self.resize(1180, 500)
 
     # ------------------------------------------------------------------ states
+    def follow(self, job: ModelJob) -> None:
+        """Show the progress and outcome of the job preparing the comparison (cancelled when the app quits)."""
+        self.job = job
+        job.progress.connect(self.show_progress)
+        job.finished.connect(self.show_comparison)
+        job.failed.connect(self.show_failure)
+
     def show_progress(self, done: int, total: int) -> None:
         self.waiting.setText(f"Scoring the validation images\u2026 {done:,} / {total:,}")
 
     def show_failure(self, message: str) -> None:
         self.waiting.setText(f"The comparison could not be made: {message}")
         self.caption.setText("")
+
+    def set_activating(self) -> None:
+        """The new model is being activated (rescoring every image): no second click."""
+        self.activate_button.setEnabled(False)
+        self.activate_button.setText("Activating\u2026")
 
     def set_active(self, active: bool) -> None:
         self.activate_button.setEnabled(not active and self.comparison is not None)

@@ -9,18 +9,17 @@ named for the export (never the folder the user picked) and asks before replacin
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import Callable, Optional
 
-from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QWidget
 
 from binaudit.core import export as core_export
 from binaudit.core.store import Store
+from binaudit.core.workspace import Workspace
 from binaudit.gui import workers
 from binaudit.gui.errors import show_error
-
-if TYPE_CHECKING:
-    from binaudit.gui.main_window import MainWindow
+from binaudit.gui.session import WorkspaceSession
 
 FOLDER_EXPORTS = {"metadata": ("corrected-metadata", {"metadata"}),
                   "folders": ("images-by-count", {"train", "val", "test"})}
@@ -68,59 +67,68 @@ class ExportJob(workers.Job):
 
 
 class ExportMenu(QObject):
-    """Connects the Export menu's actions to choosers and ExportJobs."""
+    """The Export menu's commands: choose(kind) asks where, export(kind, out) runs an ExportJob.
 
-    def __init__(self, window: "MainWindow"):
-        super().__init__(window)
-        self.window = window
+    `parent` owns the dialogs; message(text, ms) is for the status bar.
+    """
+
+    message = Signal(str, int)
+
+    def __init__(self, parent: QWidget):
+        super().__init__(parent)
+        self.dialog_parent = parent
+        self.session: Optional[WorkspaceSession] = None
         self.job: Optional[ExportJob] = None
-        a = window.actions_
-        for action, kind in ((a.export_csv, "csv"), (a.export_json, "json"), (a.export_metadata, "metadata"),
-                             (a.export_folders, "folders")):
-            action.triggered.connect(lambda _=False, k=kind: self.choose(k))
+
+    def set_session(self, session: Optional[WorkspaceSession]) -> None:
+        """The workspace to export from (None: no workspace open)."""
+        self.session = session
 
     def choose(self, kind: str) -> Optional[ExportJob]:
         """Ask where to (a file, or a parent folder for folder exports), then export."""
-        session = self.window.session
-        if session is None:
+        if self.session is None:
             return None
-        ws = session.workspace
+        out = self._ask_target(kind, self.session.workspace)
+        return None if out is None else self.export(kind, out)
+
+    def _ask_target(self, kind: str, ws: Workspace) -> Optional[Path]:
+        """The file or folder to write, or None when the user cancels."""
         start = ws.exports_dir if ws.exports_dir.exists() else ws.root
+        parent = self.dialog_parent
         if kind in ("csv", "json"):
-            path, _ = QFileDialog.getSaveFileName(self.window, TITLES[kind], str(start / f"audit-results.{kind}"),
+            path, _ = QFileDialog.getSaveFileName(parent, TITLES[kind], str(start / f"audit-results.{kind}"),
                                                   f"{kind.upper()} (*.{kind})")
             if not path:
                 return None
-            out = Path(path) if Path(path).suffix.lower() == f".{kind}" else Path(path + f".{kind}")
-        else:
-            folder = QFileDialog.getExistingDirectory(self.window, TITLES[kind] + ": choose where", str(start))
-            if not folder:
-                return None
-            out, earlier = folder_target(Path(folder), ws.root.name, kind)
-            if earlier and QMessageBox.question(
-                    self.window, TITLES[kind], f"Replace the earlier export in {out}?") != QMessageBox.StandardButton.Yes:
-                return None
-        return self.export(kind, out)
+            return Path(path) if Path(path).suffix.lower() == f".{kind}" else Path(path + f".{kind}")
+        folder = QFileDialog.getExistingDirectory(parent, TITLES[kind] + ": choose where", str(start))
+        if not folder:
+            return None
+        out, earlier = folder_target(Path(folder), ws.root.name, kind)
+        if earlier and QMessageBox.question(
+                parent, TITLES[kind], f"Replace the earlier export in {out}?") != QMessageBox.StandardButton.Yes:
+            return None
+        return out
 
     def export(self, kind: str, out: Path) -> Optional[ExportJob]:
         """Run one export to `out` in the background with a cancellable progress dialog."""
-        if self.window.session is None:
+        if self.session is None:
             return None
         if self.job is not None and self.job.running:
-            show_error(self.window, "Export", "An export is already running.")
+            show_error(self.dialog_parent, "Export", "An export is already running.")
             return None
-        job = ExportJob(str(self.window.session.workspace.db_path), kind, out, self)
+        job = ExportJob(str(self.session.workspace.db_path), kind, out, self)
         self.job = job
-        dialog = QProgressDialog(f"{TITLES[kind]}\u2026", "Cancel", 0, 0, self.window)
+        dialog = QProgressDialog(f"{TITLES[kind]}\u2026", "Cancel", 0, 0, self.dialog_parent)
         dialog.setWindowTitle("Export")
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.setMinimumDuration(300)
         dialog.canceled.connect(job.cancel)
         job.progress.connect(lambda d, t: (dialog.setMaximum(t), dialog.setValue(d)))
-        bar = self.window.statusBar()
-        job.finished.connect(lambda n: (dialog.reset(), bar.showMessage(
+        job.finished.connect(lambda n: (dialog.reset(), self.message.emit(
             f"Exported {n:,} {'rows' if kind in ('csv', 'json') else 'files'} to {out}", 12000)))
-        job.cancelled.connect(lambda: (dialog.reset(), bar.showMessage("Export cancelled; nothing was written.", 8000)))
-        job.failed.connect(lambda msg: (dialog.reset(), show_error(self.window, "Export", f"The export failed: {msg}")))
+        job.cancelled.connect(lambda: (dialog.reset(), self.message.emit("Export cancelled; nothing was written.", 8000)))
+        job.failed.connect(lambda msg: (dialog.reset(), show_error(self.dialog_parent, "Export",
+                                                                   f"The export failed: {msg}")))
         job.start()
         return job

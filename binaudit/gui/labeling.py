@@ -33,6 +33,11 @@ KEEP_MINE = "mine"
 TAKE_THEIRS = "theirs"
 
 
+def count_status(count: Optional[int], recorded: Optional[int]) -> str:
+    """The status of a counted label: confirmed when it agrees with the recorded count, else corrected."""
+    return L.CONFIRMED if recorded == count else L.CORRECTED
+
+
 @dataclass(frozen=True)
 class LabelState:
     """A label as the undo stack remembers it."""

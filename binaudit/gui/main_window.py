@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
@@ -23,13 +23,14 @@ from binaudit.gui.actions import build_actions, build_menus, build_toolbar
 from binaudit.gui.bin_view import BinView
 from binaudit.gui.browse_model import AUDIT_QUEUE, LABEL_ISSUE_QUEUE, QueueSpec
 from binaudit.gui.browser import BrowserPanel
+from binaudit.gui.charts_dock import ChartsDock
 from binaudit.gui.curation import Curation
 from binaudit.gui.export_dialog import ExportMenu
 from binaudit.gui.training_menu import TrainingMenu
 from binaudit.gui.device_probe import DeviceProbe
 from binaudit.gui.errors import show_error, user_message
 from binaudit.gui.importing import ImportJob, progress_dialog
-from binaudit.gui.labeling import Decision, LabelController, LabelState
+from binaudit.gui.labeling import Decision, LabelController, LabelState, count_status
 from binaudit.gui.resources import icon
 from binaudit.gui.session import POLL_MS, WorkspaceSession
 from binaudit.gui.thumbnails import ImageLoader
@@ -40,9 +41,6 @@ PREFETCH_PHOTOS = 3
 
 class MainWindow(QMainWindow):
     """See the module docstring. `workspace=None` shows a welcome page with Open and Import."""
-
-    workspaceOpened = Signal()   # session, browser, bin view and controller are ready (index still loading)
-    workspaceClosing = Signal()  # about to be torn down: drop references to them
 
     def __init__(self, workspace: Optional[Workspace] = None, *, detect_device: bool = True,
                  poll_ms: int = POLL_MS):
@@ -57,6 +55,7 @@ class MainWindow(QMainWindow):
         self.browser: Optional[BrowserPanel] = None
         self.bin_view: Optional[BinView] = None
         self.controller: Optional[LabelController] = None
+        self.curation: Optional[Curation] = None
         self.import_job: Optional[ImportJob] = None
         self._pending_open: Optional[Workspace] = None
         self.actions_ = build_actions(self)
@@ -64,9 +63,10 @@ class MainWindow(QMainWindow):
         self.toolbar = build_toolbar(self, self.actions_)
         self._build_status_bar()
         self._connect_actions()
-        self.curation = Curation(self)      # part 2: label-issue queue, bulk actions, charts dock
-        self.training = TrainingMenu(self)  # part 2: Training menu, runs dock, models, compare, activation
-        self.exports = ExportMenu(self)     # part 2: Export menu
+        self.charts_dock = ChartsDock(self)  # part 2: confusion matrix and count charts of the open workspace
+        self.training = TrainingMenu(self)   # part 2: Training menu, runs dock, models, compare, activation
+        self.exports = ExportMenu(self)      # part 2: Export menu
+        self._compose_parts()
         self.actions_.blind.setChecked(settings.get_bool(settings.BLIND))
         self.actions_.grid.setChecked(settings.get(settings.VIEW_MODE, "table") == "grid")
         self._restore_geometry()
@@ -135,6 +135,32 @@ class MainWindow(QMainWindow):
         a.about.triggered.connect(lambda: dialogs.about(self))
         self._enable_workspace_actions(False)
 
+    def _compose_parts(self) -> None:
+        """Place the parts' docks and status, connect their menu commands and listen to their signals."""
+        a, bar = self.actions_, self.statusBar()
+        for dock, area, menu, before in (
+                (self.charts_dock, Qt.DockWidgetArea.BottomDockWidgetArea, "view", a.reload),
+                (self.training.dock, Qt.DockWidgetArea.RightDockWidgetArea, "training", a.models)):
+            self.addDockWidget(area, dock)
+            dock.hide()
+            self.menus[menu].insertAction(before, dock.toggleViewAction())
+        bar.addPermanentWidget(self.training.job_status)
+        self.charts_dock.subsetRequested.connect(self._show_subset)
+        for action, command in ((a.retrain_resnet, "resnet"), (a.retrain_svm, "svm"), (a.find_lr, "lr-find"),
+                                (a.baselines, "baselines")):
+            action.triggered.connect(lambda _=False, c=command: self.training.setup(c))
+        a.models.triggered.connect(self.training.show_models)
+        self.training.imageRequested.connect(self.open_image)
+        self.training.modelActivated.connect(lambda _model_id: self.reload())
+        for action, kind in ((a.export_csv, "csv"), (a.export_json, "json"), (a.export_metadata, "metadata"),
+                             (a.export_folders, "folders")):
+            action.triggered.connect(lambda _=False, k=kind: self.exports.choose(k))
+        for part in (self.training, self.exports):
+            part.message.connect(bar.showMessage)
+        a.bulk_exclude.triggered.connect(lambda: self.curation and self.curation.bulk_exclude())
+        a.bulk_uncountable.triggered.connect(lambda: self.curation and self.curation.bulk_uncountable())
+        a.bulk_count.triggered.connect(lambda: self.curation and self.curation.bulk_count())
+
     def _enable_workspace_actions(self, enabled: bool) -> None:
         a = self.actions_
         for action in (*a.labelling, *a.workspace, a.next_image, a.previous_image, a.audit_queue, a.reload, a.search,
@@ -184,6 +210,10 @@ class MainWindow(QMainWindow):
         self.browser = BrowserPanel(session, self.loader)
         self.bin_view = BinView(session, self.loader)
         self.controller = LabelController(session, self.auditor, self.prompts.conflict, self)
+        a = self.actions_
+        self.curation = Curation(session, self.browser, self.controller, self.prompts, self._recorded,
+                                 [a.bulk_exclude, a.bulk_uncountable, a.bulk_count, None, a.undo, a.redo], self)
+        self.curation.message.connect(self.statusBar().showMessage)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setObjectName("mainSplitter")
         splitter.addWidget(self.browser)
@@ -213,7 +243,8 @@ class MainWindow(QMainWindow):
         self.browser.show_message("Loading the workspace\u2026")
         session.load_index()
         self.loader.start()
-        self.workspaceOpened.emit()
+        for part in (self.charts_dock, self.training, self.exports):
+            part.set_session(session)
         return True
 
     def _wire_workspace(self) -> None:
@@ -227,6 +258,7 @@ class MainWindow(QMainWindow):
         b.currentImageChanged.connect(self._current_changed)
         b.viewChanged.connect(self._update_counts)
         c.written.connect(self._written)
+        c.bulkWritten.connect(self._bulk_written)
         c.failed.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
         c.declined.connect(lambda image_id: self.statusBar().showMessage(f"Kept the other auditor's label for {image_id}.", 8000))
         c.stack.canUndoChanged.connect(self.actions_.undo.setEnabled)
@@ -243,7 +275,8 @@ class MainWindow(QMainWindow):
     def close_workspace(self) -> None:
         if self.session is None:
             return
-        self.workspaceClosing.emit()
+        for part in (self.charts_dock, self.training, self.exports):
+            part.set_session(None)
         if self.controller is not None:
             self.controller.clear()
         if self.loader is not None:
@@ -251,10 +284,10 @@ class MainWindow(QMainWindow):
         self.session.close()
         self.actions_.audit_queue.setChecked(False)
         self.actions_.issue_queue.setChecked(False)
-        for obj in (self.controller, self.loader, self.session):
+        for obj in (self.curation, self.controller, self.loader, self.session):
             if obj is not None:
                 obj.deleteLater()
-        self.session = self.loader = self.browser = self.bin_view = self.controller = None
+        self.session = self.loader = self.browser = self.bin_view = self.controller = self.curation = None
         self._enable_workspace_actions(False)
 
     def reload(self) -> None:
@@ -298,8 +331,11 @@ class MainWindow(QMainWindow):
     def set_count(self, count: int) -> bool:
         if self.bin_view is None:
             return False
-        recorded = self.bin_view.recorded
-        return self.decide(L.CONFIRMED if recorded == count else L.CORRECTED, count)
+        return self.decide(count_status(count, self.bin_view.recorded), count)
+
+    def _recorded(self) -> Optional[int]:
+        """The recorded count of the image on screen (the bulk count dialog's first guess)."""
+        return self.bin_view.recorded if self.bin_view is not None else None
 
     def confirm_recorded(self) -> bool:
         if self.bin_view is None or not self.bin_view.image_id:
@@ -330,6 +366,10 @@ class MainWindow(QMainWindow):
                 self.browser.advance()
         elif self.browser.current_image_id != image_id:
             self.browser.select_image(image_id)
+        self._update_counts()
+
+    def _bulk_written(self, _image_ids: list[str], message: str) -> None:
+        self.statusBar().showMessage(message[:1].upper() + message[1:], 10000)
         self._update_counts()
 
     def _rows_changed(self, image_ids: list[str]) -> None:
@@ -387,8 +427,28 @@ class MainWindow(QMainWindow):
 
     def focus_search(self) -> None:
         if self.browser is not None:
-            self.browser.filter_bar.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
-            self.browser.filter_bar.search.selectAll()
+            self.browser.focus_search()
+
+    def _show_subset(self, title: str, image_ids: list[str]) -> None:
+        """List only the bins a chart picked (e.g. a confusion-matrix cell)."""
+        if self.browser is not None:
+            self.browser.show_subset(title, image_ids)
+            self.browser.focus_view()
+
+    def open_image(self, image_id: str) -> bool:
+        """Show an image in the browser (from a comparison's flip list), leaving queue, chart selection and
+        filters when they hide it."""
+        if self.browser is None:
+            return False
+        if not self.browser.select_image(image_id):
+            for action in (self.actions_.audit_queue, self.actions_.issue_queue):
+                action.setChecked(False)
+            self.browser.show_all()
+        found = self.browser.select_image(image_id)
+        if found:
+            self.raise_()
+            self.activateWindow()
+        return found
 
     def _update_counts(self) -> None:
         if self.session is None or self.browser is None or not self.session.loaded:

@@ -2,17 +2,19 @@
 -> comparison with the active model -> activation (rescoring in the background) -> the browser reloads.
 
 This object composes the pieces (training_setup, training_process, training_view, runs_panel,
-compare_view, models_view, model_jobs) for the main window; each piece is its own file.
+compare_view, models_view, model_jobs); each piece is its own file. The window places its Runs dock
+and job status, connects the Training menu's actions to setup() and show_models(), and listens to
+its signals; the menu never sees the window.
 """
 
 from __future__ import annotations
 
 import html
 import logging
-from typing import TYPE_CHECKING, Optional, Union
+from typing import Optional, Union
 
-from PySide6.QtCore import QObject, Qt, QThreadPool
-from PySide6.QtWidgets import QDialog, QDockWidget, QMessageBox
+from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
+from PySide6.QtWidgets import QDialog, QDockWidget, QMessageBox, QWidget
 
 from binaudit.core.store import Store, utc_now
 from binaudit.gui import settings
@@ -21,13 +23,11 @@ from binaudit.gui.errors import show_error
 from binaudit.gui.model_jobs import JobStatus, ModelJob, activate_model, prepare_comparison
 from binaudit.gui.models_view import ModelsView
 from binaudit.gui.runs_panel import RunsPanel
+from binaudit.gui.session import WorkspaceSession
 from binaudit.gui.training_process import RunMonitor, TrainingProcess, TrainingRequest, replay_run
 from binaudit.gui.training_setup import TrainingSetupDialog
 from binaudit.gui.training_view import TrainingView
 from training.run_state import CANCELLED, CRASHED, FAILED, FINISHED
-
-if TYPE_CHECKING:
-    from binaudit.gui.main_window import MainWindow
 
 log = logging.getLogger("binaudit.gui")
 STOP_WAIT_MS = 15_000
@@ -35,50 +35,54 @@ TAIL_DETAILS = 40  # lines of output kept in an error dialog's details
 
 
 class TrainingMenu(QObject):
-    """See the module docstring."""
+    """See the module docstring. `parent` owns the dialogs and windows it opens.
 
-    def __init__(self, window: "MainWindow"):
-        super().__init__(window)
-        self.window = window
-        a = window.actions_
-        a.retrain_resnet.triggered.connect(lambda: self.setup("resnet"))
-        a.retrain_svm.triggered.connect(lambda: self.setup("svm"))
-        a.find_lr.triggered.connect(lambda: self.setup("lr-find"))
-        a.baselines.triggered.connect(lambda: self.setup("baselines"))
-        a.models.triggered.connect(self.show_models)
+    message(text, ms) is for the status bar; imageRequested(image id) asks to show a bin (a flipped
+    prediction of a comparison); modelActivated(model id) after a model became the active one.
+    """
+
+    message = Signal(str, int)
+    imageRequested = Signal(str)
+    modelActivated = Signal(int)
+
+    def __init__(self, parent: QWidget):
+        super().__init__(parent)
+        self.dialog_parent = parent
+        self.session: Optional[WorkspaceSession] = None
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(1)
         self.runs = RunsPanel()
         self.runs.openRequested.connect(self.open_run)
         self.runs.cancelRequested.connect(lambda proc: proc.cancel())
-        self.dock = QDockWidget("Runs", window)
+        self.dock = QDockWidget("Runs", parent)
         self.dock.setObjectName("runsDock")
         self.dock.setWidget(self.runs)
-        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
-        self.dock.hide()
         toggle = self.dock.toggleViewAction()
         toggle.setText("&Runs")
         toggle.setShortcut("Ctrl+Shift+R")
         toggle.setStatusTip("Training runs: live and past; reopen one")
-        window.menus["training"].insertAction(a.models, toggle)
         self.job_status = JobStatus()
-        window.statusBar().addPermanentWidget(self.job_status)
         self.processes: list[TrainingProcess] = []
         self.views: dict[int, TrainingView] = {}
         self.replays: dict[int, RunMonitor] = {}
         self.compares: list[CompareView] = []
         self.models_view: Optional[ModelsView] = None
         self.activation: Optional[ModelJob] = None
-        window.workspaceOpened.connect(lambda: self.runs.set_store(window.session.store if window.session else None))
-        window.workspaceClosing.connect(self._closing)
 
     @property
     def db_path(self) -> Optional[str]:
-        return str(self.window.session.workspace.db_path) if self.window.session is not None else None
+        return str(self.session.workspace.db_path) if self.session is not None else None
 
-    def _closing(self) -> None:
-        self.runs.set_store(None)
-        for run_id, monitor in list(self.replays.items()):  # past runs belong to the workspace being closed
+    def set_session(self, session: Optional[WorkspaceSession]) -> None:
+        """The workspace runs train on and models come from (None: it is closing)."""
+        self.session = session
+        self.runs.set_store(session.store if session is not None else None)
+        if session is None:
+            self._forget_workspace()
+
+    def _forget_workspace(self) -> None:
+        """Close the past runs' views and the Models window: they show the workspace being closed."""
+        for monitor in self.replays.values():  # past runs belong to the workspace being closed
             view = self.views.pop(id(monitor), None)
             if view is not None:
                 view.deleteLater()
@@ -92,10 +96,10 @@ class TrainingMenu(QObject):
     # ------------------------------------------------------------------ starting runs
     def setup(self, command: str) -> Optional[TrainingProcess]:
         """Ask for the run's settings (modal), then start it."""
-        session = self.window.session
+        session = self.session
         if session is None:
             return None
-        dialog = TrainingSetupDialog(command, session.store, str(session.workspace.db_path), self.window)
+        dialog = TrainingSetupDialog(command, session.store, str(session.workspace.db_path), self.dialog_parent)
         try:
             if dialog.exec() != QDialog.DialogCode.Accepted:
                 return None
@@ -112,7 +116,7 @@ class TrainingMenu(QObject):
         proc.start()
         self.dock.show()
         self.open_run(proc)
-        self.window.statusBar().showMessage(f"Started: {request.title}", 6000)
+        self.message.emit(f"Started: {request.title}", 6000)
         return proc
 
     def open_run(self, run: Union[RunMonitor, dict]) -> TrainingView:
@@ -124,7 +128,7 @@ class TrainingMenu(QObject):
             self.replays[int(run["id"])] = monitor
         view = self.views.get(id(monitor))
         if view is None:
-            view = TrainingView(monitor, self.window)
+            view = TrainingView(monitor, self.dialog_parent)
             view.compareRequested.connect(self.compare)
             self.views[id(monitor)] = view
         view.show()
@@ -134,21 +138,20 @@ class TrainingMenu(QObject):
     # ------------------------------------------------------------------ the end of a run
     def _ended(self, proc: TrainingProcess, state: str) -> None:
         self.runs.refresh()
-        bar = self.window.statusBar()
         if state == FINISHED:
-            bar.showMessage(f"{proc.title}: {proc.status_text()}", 12000)
+            self.message.emit(f"{proc.title}: {proc.status_text()}", 12000)
             same_workspace = proc.request.db_path == self.db_path
             if proc.model_id and proc.command in ("resnet", "svm") and same_workspace:
                 self.compare(int(proc.model_id))
         elif state == CANCELLED:
             resume = (proc.final or {}).get("resume")
-            bar.showMessage(f"{proc.title} cancelled" + (f"; resume with: {resume}" if resume else "."), 15000)
+            self.message.emit(f"{proc.title} cancelled" + (f"; resume with: {resume}" if resume else "."), 15000)
         elif state == FAILED:
-            show_error(self.window, "Training failed", f"{proc.title} failed: {proc.reason}",
+            show_error(self.dialog_parent, "Training failed", f"{proc.title} failed: {proc.reason}",
                        details=proc.tail_text(TAIL_DETAILS))
         elif state == CRASHED:
             self._mark_crashed(proc)
-            show_error(self.window, "Training process stopped",
+            show_error(self.dialog_parent, "Training process stopped",
                        f"{proc.title} (process {proc.pid or '?'}) stopped unexpectedly: {proc.reason}.\n\n"
                        f"Its last lines of output:\n\n{proc.tail_text(12)}",
                        details=proc.tail_text(TAIL_DETAILS))
@@ -172,7 +175,7 @@ class TrainingMenu(QObject):
 
     def compare(self, model_id: int) -> Optional[CompareView]:
         """Open the comparison of a model with the active one of its kind (scored in the background)."""
-        session = self.window.session
+        session = self.session
         if session is None or not model_id:
             return None
         new = session.store.get_model(int(model_id))
@@ -181,19 +184,16 @@ class TrainingMenu(QObject):
         old = session.store.active_model(new["kind"])
         if old is not None and old["id"] == new["id"]:
             old = None
-        view = CompareView(new, old, self.window)
+        view = CompareView(new, old, self.dialog_parent)
         view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        view.imageRequested.connect(self.window.curation.open_image)
+        view.imageRequested.connect(self.imageRequested)
         view.activateRequested.connect(self.activate)
         view.destroyed.connect(lambda _=None, v=view: self.compares.remove(v) if v in self.compares else None)
         self.compares.append(view)
         job = ModelJob(f"Scoring validation images for model #{new['id']}", prepare_comparison, self.db_path,
                        int(new["id"]), None if old is None else int(old["id"]), self._device(), pool=self.pool,
                        parent=view)
-        view.job = job  # type: ignore[attr-defined]
-        job.progress.connect(view.show_progress)
-        job.finished.connect(view.show_comparison)
-        job.failed.connect(view.show_failure)
+        view.follow(job)
         job.start()
         view.show()
         view.raise_()
@@ -204,28 +204,27 @@ class TrainingMenu(QObject):
         if self.db_path is None:
             return None
         if self.activation is not None and self.activation.running:
-            show_error(self.window, "Activate model", "Another model is being activated; wait for it or cancel it.")
+            show_error(self.dialog_parent, "Activate model", "Another model is being activated; wait for it or cancel it.")
             return None
         job = ModelJob(f"Activating model #{model_id}: scoring every image", activate_model, self.db_path,
                        int(model_id), self._device(), pool=self.pool, parent=self)
         self.activation = job
         self.job_status.follow(job)
         job.finished.connect(lambda summary: self._activated(int(model_id), summary))
-        job.failed.connect(lambda msg: show_error(self.window, "Activate model",
+        job.failed.connect(lambda msg: show_error(self.dialog_parent, "Activate model",
                                                   f"Model #{model_id} was not activated: {msg}"))
-        job.cancelled.connect(lambda: self.window.statusBar().showMessage(
+        job.cancelled.connect(lambda: self.message.emit(
             f"Activation of model #{model_id} cancelled; the active model is unchanged "
             "(its scores so far are kept).", 10000))
         for view in self.compares:
             if view.new_model["id"] == model_id:
-                view.activate_button.setEnabled(False)
-                view.activate_button.setText("Activating\u2026")
+                view.set_activating()
         job.start()
         return job
 
     def _activated(self, model_id: int, summary: object) -> None:
-        self.window.statusBar().showMessage(f"Model #{model_id} is active: {summary.describe()}", 12000)  # type: ignore[attr-defined]
-        self.window.reload()
+        self.message.emit(f"Model #{model_id} is active: {summary.describe()}", 12000)  # type: ignore[attr-defined]
+        self.modelActivated.emit(model_id)
         for view in self.compares:
             if view.new_model["id"] == model_id:
                 view.new_model["active"] = True
@@ -234,11 +233,11 @@ class TrainingMenu(QObject):
             self.models_view.refresh()
 
     def show_models(self) -> Optional[ModelsView]:
-        session = self.window.session
+        session = self.session
         if session is None:
             return None
         if self.models_view is None:
-            self.models_view = ModelsView(session.store, self.window)
+            self.models_view = ModelsView(session.store, self.dialog_parent)
             self.models_view.activateRequested.connect(self.activate)
             self.models_view.compareRequested.connect(self.compare)
         self.models_view.refresh()
@@ -256,7 +255,7 @@ class TrainingMenu(QObject):
         if running and ask:
             names = "<br>".join(html.escape(p.title) for p in running)
             answer = QMessageBox.question(
-                self.window, "Training is running",
+                self.dialog_parent, "Training is running",
                 f"Quitting stops these runs (each saves a checkpoint and can be resumed):<br>{names}<br><br>Quit?")
             if answer != QMessageBox.StandardButton.Yes:
                 return False
@@ -266,7 +265,7 @@ class TrainingMenu(QObject):
             if not proc.wait_stopped(STOP_WAIT_MS):
                 proc.kill()
                 proc.wait_stopped(2000)
-        for job in [self.activation, *(getattr(v, "job", None) for v in self.compares)]:
+        for job in [self.activation, *(v.job for v in self.compares)]:
             if job is not None and job.running:
                 job.cancel()
         self.pool.waitForDone(30_000)
