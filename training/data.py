@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 
-from binaudit.core.splits import SPLITS, parse_ratios, split_for_id
+from binaudit.core.splits import SPLITS, parse_ratios, split_chooser
 from binaudit.core.store import Store
 from binaudit.ml.preprocess import IMAGENET_MEAN, IMAGENET_STD
 
@@ -42,13 +42,17 @@ class LabelSet:
 
 
 def _assign_splits(rows: list[tuple[str, str, int]], store: Store, split: str) -> dict[str, list]:
-    """The store's own split ("store"), or one recomputed from the id with the given ratios."""
+    """The store's own split ("store"), or one recomputed from each photo's bin key with the given ratios.
+
+    By bin, as the import splits: photos of one bin never land on both sides (binaudit.core.splits).
+    """
     if split == "store":
         return {s: store.training_labels(s) for s in SPLITS}
-    ratios = parse_ratios(split)
+    choose = split_chooser(parse_ratios(split))
+    bins = store.bin_keys()
     out: dict[str, list] = {s: [] for s in SPLITS}
     for row in rows:
-        out[split_for_id(row[0], ratios)].append(row)
+        out[choose(bins.get(row[0], row[0]))].append(row)
     return out
 
 

@@ -67,7 +67,7 @@ class Recipe:
     tta: bool = False  # average predictions over the image and its flip at evaluation
     patience: int = 0  # early stopping: epochs without val improvement (0 = off)
     monitor: str = "val_acc"  # val_acc | val_loss | val_rmse
-    split: str = "store"  # store (the import's split) | ratios like 80/10/10, recomputed from the id
+    split: str = "store"  # store (the import's split) | ratios like 80/10/10, recomputed from each photo's bin
     max_count: int = 5  # classes 0..max_count
     or_more: bool = False  # keep larger counts as class max_count ("N or more") instead of dropping them
     seed: int = 0

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 from sklearn.decomposition import PCA
-from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedGroupKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
@@ -35,25 +36,27 @@ def _fit(X: np.ndarray, y: np.ndarray, cfg: SVMConfig, C: float, gamma: Any):
                    random_state=cfg.seed)
 
 
-def search(X: np.ndarray, y: np.ndarray, cfg: SVMConfig) -> tuple[float, Any, dict]:
-    """Small cross-validated grid around the configured C and gamma; returns the best (C, gamma)."""
+def search(X: np.ndarray, y: np.ndarray, cfg: SVMConfig, bins: Sequence[str]) -> tuple[float, Any, dict]:
+    """Small cross-validated grid around the configured C and gamma, folds by bin; returns the best (C, gamma)."""
     pca: Any = PCA(n_components=min(cfg.pca, int(0.6 * len(X)), X.shape[1]), svd_solver="randomized",
                    random_state=cfg.seed) if cfg.pca else "passthrough"
     pipe = Pipeline([("scale", StandardScaler()), ("pca", pca),
                      ("svc", SVC(kernel=cfg.kernel, degree=cfg.degree, random_state=cfg.seed))])
     grid = {"svc__C": [cfg.C / 10, cfg.C, cfg.C * 10], "svc__gamma": ["scale", 1e-3, 1e-2]}
-    found = GridSearchCV(pipe, grid, cv=_splitter(y, 3, cfg.seed), n_jobs=1).fit(X.astype(np.float64), y)
+    found = GridSearchCV(pipe, grid, cv=_splitter(y, 3, cfg.seed), n_jobs=1).fit(
+        X.astype(np.float64), y, groups=np.asarray(bins))
     return found.best_params_["svc__C"], found.best_params_["svc__gamma"], {
         "best_cv_accuracy": float(found.best_score_), "grid": {k: [str(v) for v in vs] for k, vs in grid.items()}}
 
 
 def _splitter(y: np.ndarray, folds: int, seed: int):
-    """Stratified k-fold when every class has k members, plain shuffled k-fold otherwise."""
+    """k folds that keep each bin's photos together (given as groups), so no shot is scored by a model that saw
+    its twin: stratified and shuffled when every class has k members, group k-fold by size otherwise."""
     counts = np.bincount(y)
     smallest = int(counts[counts > 0].min())
     if smallest >= folds:
-        return StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    return KFold(n_splits=folds, shuffle=True, random_state=seed)
+        return StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return GroupKFold(n_splits=folds)
 
 
 def to_full_probs(svm: TorchSVM, X: np.ndarray, num_classes: int) -> np.ndarray:
@@ -63,13 +66,13 @@ def to_full_probs(svm: TorchSVM, X: np.ndarray, num_classes: int) -> np.ndarray:
     return probs
 
 
-def out_of_fold(X: np.ndarray, y: np.ndarray, cfg: SVMConfig, C: float, gamma: Any, temperature: float,
-                num_classes: int, emit, stop: StopFlag) -> np.ndarray:
-    """k-fold out-of-fold probabilities: every image scored by a model that never trained on it."""
-    folds = max(2, min(cfg.folds, len(y)))
+def out_of_fold(X: np.ndarray, y: np.ndarray, bins: Sequence[str], cfg: SVMConfig, C: float, gamma: Any,
+                temperature: float, num_classes: int, emit, stop: StopFlag) -> np.ndarray:
+    """k-fold out-of-fold probabilities: every image scored by a model that never trained on its bin."""
+    folds = max(2, min(cfg.folds, len(set(bins))))
     splitter = _splitter(y, folds, cfg.seed)
     oof = np.zeros((len(y), num_classes))
-    for k, (fit_idx, held_idx) in enumerate(splitter.split(X, y), start=1):
+    for k, (fit_idx, held_idx) in enumerate(splitter.split(X, y, groups=np.asarray(bins)), start=1):
         if stop:
             raise Stopped()
         svm = TorchSVM.from_pipeline(_fit(X[fit_idx], y[fit_idx], cfg, C, gamma))
@@ -91,8 +94,9 @@ def train_svm(session: Session, cfg: SVMConfig, stop: StopFlag) -> int:
                                    progress=lambda d, t, n=name: s.stream.progress(f"features {n}", d, t))
         y[name] = sets[name].labels
     C, gamma, search_info = cfg.C, cfg.gamma_value(), {}
+    bin_of = s.store.bin_keys()
     if cfg.search:
-        C, gamma, search_info = search(X["train"], y["train"], cfg)
+        C, gamma, search_info = search(X["train"], y["train"], cfg, [bin_of.get(i, i) for i in sets["train"].ids])
         emit("progress", stage="search", done=1, total=1, best={"C": C, "gamma": gamma, **search_info})
     started = time.perf_counter()
     pipe = _fit(X["train"], y["train"], cfg, C, gamma)
@@ -111,7 +115,8 @@ def train_svm(session: Session, cfg: SVMConfig, stop: StopFlag) -> int:
         ids = sets["train"].ids + sets["val"].ids + sets["test"].ids
         Xa = np.concatenate([X["train"], X["val"], X["test"]])
         ya = np.concatenate([y["train"], y["val"], y["test"]])
-        oof = out_of_fold(Xa, ya, cfg, C, gamma, svm.temperature, num_classes, emit, stop)
+        oof = out_of_fold(Xa, ya, [bin_of.get(i, i) for i in ids], cfg, C, gamma, svm.temperature, num_classes,
+                          emit, stop)
         s.store.write_oof(s.run_id, [(i, int(g), p.tolist()) for i, g, p in zip(ids, ya, oof)])
         report["oof"] = {"folds": cfg.folds, "n": len(ids),
                          **{k: v for k, v in classification_metrics(ya, oof.argmax(1), num_classes).items()

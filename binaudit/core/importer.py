@@ -23,7 +23,7 @@ from typing import Any, Optional
 from binaudit.core import abid
 from binaudit.core.abid import BinRecord, DatasetEntry, ImageError, MetadataError
 from binaudit.core.progress import CancelCallback, ProgressCallback, check_cancel, report
-from binaudit.core.splits import DEFAULT_RATIOS, split_chooser
+from binaudit.core.splits import DEFAULT_RATIOS, bin_record_key, split_chooser
 from binaudit.core.store import ImportedImage, Store, search_text, utc_now, write_import_stage
 
 BATCH_SIZE = 1000
@@ -97,10 +97,11 @@ def examine_entry(entry: DatasetEntry, split: str, imported_at: str) -> tuple[Im
     """
     if entry.problem:
         return ImportedImage(entry.image_id, None, None, None, None, None, None, None, None, None, None, None,
-                             abid.STATUS_UNREADABLE_IMAGE, entry.problem, split, imported_at, None), []
+                             abid.STATUS_UNREADABLE_IMAGE, entry.problem, split, imported_at, None, entry.image_id,
+                             None), []
     problems: list[tuple[str, str]] = []
     width = height = img_size = img_mtime = meta_size = meta_mtime = None
-    recorded = sku_count = sku_quantity = text = None
+    recorded = sku_count = sku_quantity = text = record_key = None
     items: list[tuple[Any, ...]] = []
     if entry.image_file is None:
         problems.append((abid.STATUS_NO_IMAGE, "metadata has no photo"))
@@ -123,6 +124,7 @@ def examine_entry(entry: DatasetEntry, split: str, imported_at: str) -> tuple[Im
             recorded, sku_count, sku_quantity = record.expected_quantity, len(record.skus), record.sku_quantity_sum
             items = _item_rows(entry.image_id, record)
             text = search_text((sku.name, sku.asin) for sku in record.skus.values())
+            record_key = bin_record_key(record)
             if sku_quantity != recorded:
                 problems.append((abid.STATUS_INCONSISTENT, record.consistency_problem() or ""))
         except OSError as exc:
@@ -135,7 +137,7 @@ def examine_entry(entry: DatasetEntry, split: str, imported_at: str) -> tuple[Im
         status, reason = problems[0][0], "; ".join(p[1] for p in problems)
     return ImportedImage(entry.image_id, entry.image_file, entry.metadata_file, width, height, img_size, img_mtime,
                          meta_size, meta_mtime, recorded, sku_count, sku_quantity, status, reason, split,
-                         imported_at, text), items
+                         imported_at, record_key, entry.image_id, text), items
 
 
 def import_dataset(store: Store, root: Path | str, *, ratios: tuple[float, float, float] = DEFAULT_RATIOS,
@@ -143,6 +145,7 @@ def import_dataset(store: Store, root: Path | str, *, ratios: tuple[float, float
                    workers: Optional[int] = None) -> ImportSummary:
     """Import (or refresh) the dataset at root into the store; only changed files are re-read.
 
+    Splits follow ratios by bin: photos of one bin (splits.group_bins) share the split of the bin's key.
     workers: processes that read and check files (default: one per core, at most MAX_WORKERS).
     """
     root = Path(root)
@@ -175,6 +178,7 @@ def import_dataset(store: Store, root: Path | str, *, ratios: tuple[float, float
             stages.close()  # stops the worker processes, also on cancel
         if bulk:
             store.rebuild_search_index()
+    store.regroup_bins(ratios)  # also after a no-op import: it completes the bins of an interrupted one
     _mark_vanished(store, root, known, {e.image_id for e in entries}, summary)
     summary.statuses = store.status_counts()
     return summary

@@ -168,4 +168,18 @@ def _v2_search_text_per_image(db: sqlite_utils.Database) -> None:
     conn.execute("INSERT INTO images_fts(images_fts) VALUES ('rebuild')")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_initial_schema, _v2_search_text_per_image]
+def _v3_bins(db: sqlite_utils.Database) -> None:
+    """Photos of one bin share a split: each image's record key and bin key (see binaudit.core.splits).
+
+    Record keys come from the stored SKU items, so nothing is re-read; each multi-photo bin takes the
+    split its key photo (smallest id) already had, the rest keep theirs. Labels are not touched.
+    """
+    from binaudit.core.store.bins import fill_bins_from_items  # the store package imports this module
+
+    conn = db.conn
+    for column in ("record_key", "bin_key"):
+        conn.execute(f"ALTER TABLE images ADD COLUMN {column} TEXT")
+    fill_bins_from_items(conn)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_initial_schema, _v2_search_text_per_image, _v3_bins]

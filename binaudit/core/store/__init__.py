@@ -5,6 +5,7 @@ are a cache of each image's latest event, written in the same transaction as the
 
     database.py      opening, migrations, transactions, errors (StoreBase)
     images.py        images, SKU items, full-text search, import writes (ImageTables)
+    bins.py          which photos show one bin (images.bin_key) and one split per bin
     label_events.py  labels and their history (LabelEvents)
     models.py        models, predictions, out-of-fold probabilities, runs (ModelsAndRuns)
 """

@@ -9,6 +9,8 @@ from typing import Any, NamedTuple, Optional
 from sqlite_utils.utils import sqlite3
 
 from binaudit.core import labels as L
+from binaudit.core.splits import record_key, split_chooser
+from binaudit.core.store.bins import regroup_bins
 from binaudit.core.store.database import StoreBase, chunks
 
 
@@ -31,6 +33,8 @@ class ImportedImage(NamedTuple):
     reason: Optional[str]
     split: str
     imported_at: Optional[str]
+    record_key: Optional[str]  # a digest of the record's contents: splits.record_key
+    bin_key: Optional[str]  # smallest id among this bin's photos (an import writes its own id; regroup_bins joins)
     search_text: Optional[str]  # what full-text search finds the image by: see search_text()
 
 
@@ -70,14 +74,20 @@ class ImageTables(StoreBase):
                       index_text: bool = True) -> None:
         """Insert or update image rows given as dicts (missing columns are NULL); see write_imported.
 
-        A row without search_text is found by the names and ASINs of its items.
+        A row without search_text is found by the names and ASINs of its items; the caller's split is
+        kept, and each row is a bin of its own unless it gives bin_key.
         """
         def text(row: dict[str, Any]) -> Optional[str]:
             own = items.get(row["image_id"])
             return search_text((i.get("name") or "", i.get("asin") or "") for i in own) if own else None
 
-        images = [ImportedImage(*(r.get(c) for c in self.IMAGE_IMPORT_COLUMNS[:-1]), r.get("search_text") or text(r))
-                  for r in rows]
+        def key(row: dict[str, Any]) -> Optional[str]:
+            skus = [(i.get("sku_key") or "", i.get("asin") or "", i.get("quantity") or 0)
+                    for i in items.get(row["image_id"], [])]
+            return record_key(row.get("recorded_count"), skus)
+
+        images = [ImportedImage(*(r.get(c) for c in self.IMAGE_IMPORT_COLUMNS[:-3]), key(r),
+                                r.get("bin_key") or r["image_id"], r.get("search_text") or text(r)) for r in rows]
         item_rows = [ImportedItem(*(item.get(c) for c in self.ITEM_COLUMNS))
                      for r in rows for item in items.get(r["image_id"], [])]
         with self.write():
@@ -157,6 +167,17 @@ class ImageTables(StoreBase):
     def _index_images(self, id_condition: str, params: Sequence[Any] = ()) -> None:
         self.db.conn.execute("INSERT INTO images_fts(rowid, search_text) "
                              f"SELECT rowid, search_text FROM images WHERE image_id {id_condition}", params)
+
+    def regroup_bins(self, ratios: tuple[float, float, float]) -> int:
+        """Join the photos of each bin and give them one split (see bins.regroup_bins); returns images moved."""
+        choose = split_chooser(ratios)
+        with self.write():
+            return regroup_bins(self.db.conn, choose)
+
+    def bin_keys(self) -> dict[str, str]:
+        """image_id -> the key of its bin (its own id when no other photo shows the bin)."""
+        with self._lock:
+            return {r[0]: r[1] or r[0] for r in self.db.conn.execute("SELECT image_id, bin_key FROM images")}
 
     def import_fingerprints(self) -> dict[str, tuple[Any, ...]]:
         """image_id -> (image mtime_ns, image size, metadata mtime_ns, metadata size, path, metadata path)."""
