@@ -101,12 +101,12 @@ def measure(workspace, search_word: str, scroll_jumps: int = 300, scroll_pages: 
     from PySide6.QtWidgets import QApplication
 
     from binaudit.core.browse import BrowseFilter
-    from binaudit.gui.app import application
-    from binaudit.gui.browse_model import COLUMN_KEYS
-    from binaudit.gui.main_window import MainWindow
+    from binaudit.gui.shell.app import application
+    from binaudit.gui.browse.table_model import COLUMN_KEYS
+    from binaudit.gui.shell.main_window import MainWindow
 
     app = application()
-    from binaudit.gui import settings
+    from binaudit.gui.common import settings
 
     settings.put(settings.VIEW_MODE, "table")  # every run starts the same way
     settings.put(settings.BLIND, False)

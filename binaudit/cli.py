@@ -101,7 +101,7 @@ def _launch_gui(workspace: Optional[Workspace]) -> int:
               f"{' ' + str(workspace.root) if workspace else ''}` (or set QT_QPA_PLATFORM=offscreen)",
               file=sys.stderr)
         return 0
-    from binaudit.gui.app import run_app
+    from binaudit.gui.shell.app import run_app
 
     return run_app(workspace)
 

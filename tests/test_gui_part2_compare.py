@@ -60,7 +60,7 @@ def test_compare_two_trained_svms_on_the_new_runs_validation_images(trained_stor
 
 
 def test_run_monitor_folds_the_stream(qapp) -> None:
-    from binaudit.gui.training_process import RunMonitor
+    from binaudit.gui.training.process import RunMonitor
     from training.run_state import CANCELLED, RUNNING
 
     m = RunMonitor("resnet", "t")

@@ -21,10 +21,10 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox  # noqa: E402
 
 from binaudit.core import labels as L  # noqa: E402
 from binaudit.core.store import Store  # noqa: E402
-from binaudit.gui.browse_model import LABEL_ISSUE_QUEUE  # noqa: E402
-from binaudit.gui.charts_panel import cell_images  # noqa: E402
-from binaudit.gui.dialogs import ReasonDialog  # noqa: E402
-from binaudit.gui.main_window import MainWindow  # noqa: E402
+from binaudit.gui.browse.table_model import LABEL_ISSUE_QUEUE  # noqa: E402
+from binaudit.gui.charts.panel import cell_images  # noqa: E402
+from binaudit.gui.review.label_dialogs import ReasonDialog  # noqa: E402
+from binaudit.gui.shell.main_window import MainWindow  # noqa: E402
 from tests.test_gui_part2_support import part2_window, trained_store, trained_workspace, wait_for  # noqa: E402,F401
 from tests.test_gui_support import answer_modal, wait_idle  # noqa: E402
 from tests.test_gui_window import AUDITOR, key  # noqa: E402

@@ -20,9 +20,9 @@ from PySide6.QtWidgets import QComboBox, QDialog, QLineEdit, QMessageBox  # noqa
 from binaudit.core import labels as L  # noqa: E402
 from binaudit.core.compare import validation_images  # noqa: E402
 from binaudit.core.store import Store  # noqa: E402
-from binaudit.gui.main_window import MainWindow  # noqa: E402
+from binaudit.gui.shell.main_window import MainWindow  # noqa: E402
 from training.run_state import CANCELLED, CRASHED, FINISHED  # noqa: E402
-from binaudit.gui.training_setup import TrainingSetupDialog  # noqa: E402
+from binaudit.gui.training.setup_dialog import TrainingSetupDialog  # noqa: E402
 from tests.test_gui_part2_support import part2_window, trained_store, trained_workspace, wait_for  # noqa: E402,F401
 from tests.test_gui_support import answer_modal  # noqa: E402
 from tests.test_gui_window import key  # noqa: E402
@@ -145,7 +145,7 @@ def test_cancel_a_resnet_run_and_the_app_recovers(qtbot, part2_window: MainWindo
 def test_a_killed_training_process_is_reported_with_its_last_lines(qtbot, part2_window: MainWindow,
                                                                    trained_store: Store) -> None:
     w, store = part2_window, trained_store
-    proc = w.training.start(__import__("binaudit.gui.training_process", fromlist=["TrainingRequest"]).TrainingRequest(
+    proc = w.training.start(__import__("binaudit.gui.training.process", fromlist=["TrainingRequest"]).TrainingRequest(
         "resnet", str(store.path), ["--recipe", "tiny", "--epochs", "40", "--threads", "1"], "Retrain ResNet (tiny)"))
     wait_for(qtbot, lambda: any(e["event"] == "batch" for e in proc.events))
     texts: list[str] = []

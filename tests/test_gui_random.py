@@ -17,9 +17,9 @@ from PySide6.QtCore import QThreadPool, QTimer, Qt  # noqa: E402
 from binaudit.core import labels as L  # noqa: E402
 from binaudit.core.browse import BrowseFilter  # noqa: E402
 from binaudit.core.store import Store  # noqa: E402
-from binaudit.gui.dialogs import CountDialog, ReasonDialog  # noqa: E402
-from binaudit.gui.labeling import LabelState  # noqa: E402
-from binaudit.gui.main_window import MainWindow  # noqa: E402
+from binaudit.gui.review.label_dialogs import CountDialog, ReasonDialog  # noqa: E402
+from binaudit.gui.review.labeling import LabelState  # noqa: E402
+from binaudit.gui.shell.main_window import MainWindow  # noqa: E402
 from tests.test_gui_support import answer_modal, wait_idle  # noqa: E402,F401
 from tests.test_gui_window import AUDITOR, window  # noqa: E402,F401
 

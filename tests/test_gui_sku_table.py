@@ -13,7 +13,7 @@ def _cells(table) -> list[list[str]]:
 
 
 def test_null_name_and_null_measures_show_as_blanks(qtbot, sample_dir: Path, store: Store) -> None:
-    from binaudit.gui.bin_view import SkuTable  # where the bin view takes it from, wherever it lives
+    from binaudit.gui.review.bin_view import SkuTable  # where the bin view takes it from, wherever it lives
 
     import_dataset(store, sample_dir)
     table = SkuTable()

@@ -19,9 +19,9 @@ from binaudit.core import labels as L  # noqa: E402
 from binaudit.core.browse import BrowseFilter  # noqa: E402
 from binaudit.core.store import Store  # noqa: E402
 from binaudit.core.workspace import Workspace  # noqa: E402
-from binaudit.gui import settings  # noqa: E402
-from binaudit.gui.dialogs import ReasonDialog  # noqa: E402
-from binaudit.gui.main_window import MainWindow  # noqa: E402
+from binaudit.gui.common import settings  # noqa: E402
+from binaudit.gui.review.label_dialogs import ReasonDialog  # noqa: E402
+from binaudit.gui.shell.main_window import MainWindow  # noqa: E402
 from tests.test_gui_support import answer_modal, wait_idle  # noqa: E402,F401
 
 AUDITOR = "tester"
@@ -29,7 +29,7 @@ AUDITOR = "tester"
 
 def open_window(qtbot, store: Store, monkeypatch: pytest.MonkeyPatch, processes: bool = False) -> MainWindow:
     """The real window on the workspace, shown and loaded (photos decoded in threads unless processes)."""
-    from binaudit.gui.thumbnails import ImageLoader
+    from binaudit.gui.browse.thumbnails import ImageLoader
 
     monkeypatch.setattr(ImageLoader, "use_processes", processes)
     settings.put(settings.AUDITOR, AUDITOR)
@@ -82,7 +82,7 @@ def test_browse_filter_sort_and_search(qtbot, window: MainWindow, scored_store: 
     # sort by the recorded column, descending, by clicking the header twice
     b.filter_bar.reset()
     header = b.table.horizontalHeader()
-    col = [c.key for c in __import__("binaudit.gui.browse_model", fromlist=["COLUMNS"]).COLUMNS].index("recorded")
+    col = [c.key for c in __import__("binaudit.gui.browse.table_model", fromlist=["COLUMNS"]).COLUMNS].index("recorded")
     qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
                      pos=header.rect().topLeft() + __import__("PySide6.QtCore", fromlist=["QPoint"]).QPoint(
                          header.sectionViewportPosition(col) + 10, 5))
@@ -331,7 +331,7 @@ def test_auditor_asked_once_and_write_errors_reported(qtbot, window: MainWindow,
 
 def test_import_from_the_welcome_window(qtbot, synth_dataset: Path, tmp_path: Path,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    from binaudit.gui.thumbnails import ImageLoader
+    from binaudit.gui.browse.thumbnails import ImageLoader
 
     monkeypatch.setattr(ImageLoader, "use_processes", False)
     w = MainWindow(None, detect_device=False, poll_ms=0)
@@ -344,7 +344,7 @@ def test_import_from_the_welcome_window(qtbot, synth_dataset: Path, tmp_path: Pa
     qtbot.waitUntil(lambda: w.session is not None and w.session.loaded, timeout=10000)
     assert w.browser.shown_count() == 120 and target.exists()
     assert settings.get(settings.LAST_WORKSPACE) == str(target.root)
-    from binaudit.gui.app import initial_workspace
+    from binaudit.gui.shell.app import initial_workspace
 
     assert initial_workspace(None).root == target.root
     w.close()
@@ -352,7 +352,7 @@ def test_import_from_the_welcome_window(qtbot, synth_dataset: Path, tmp_path: Pa
 
 def test_about_and_error_dialogs(qtbot, window: MainWindow) -> None:
     from binaudit.core.store import SQLITE_VERSION
-    from binaudit.gui import errors
+    from binaudit.gui.common import errors
 
     texts: list[str] = []
     answer_modal(lambda box: (texts.append(box.text()), box.accept()))
@@ -389,7 +389,7 @@ def test_drop_a_folder_to_import_it(qtbot, window: MainWindow, synth_dataset: Pa
 def test_read_only_workspace_refuses_labels_with_a_message(qtbot, scored_store: Store,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     from binaudit.core.store import StoreError
-    from binaudit.gui import session as session_module
+    from binaudit.gui.common import session as session_module
 
     real_open = Store.open
 
@@ -399,7 +399,7 @@ def test_read_only_workspace_refuses_labels_with_a_message(qtbot, scored_store: 
         return real_open(path, readonly=True)
 
     monkeypatch.setattr(session_module.Store, "open", staticmethod(open_like_a_read_only_folder))
-    from binaudit.gui.thumbnails import ImageLoader
+    from binaudit.gui.browse.thumbnails import ImageLoader
 
     monkeypatch.setattr(ImageLoader, "use_processes", False)
     settings.put(settings.AUDITOR, AUDITOR)

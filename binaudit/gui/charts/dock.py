@@ -1,0 +1,38 @@
+"""The Charts dock: holds the open workspace's ChartsPanel (none without a workspace); View > Charts toggles it."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QDockWidget, QWidget
+
+from binaudit.gui.charts.panel import ChartsPanel
+from binaudit.gui.common.session import WorkspaceSession
+
+
+class ChartsDock(QDockWidget):
+    """subsetRequested(title, image ids) when a chart asks the browser to list some bins."""
+
+    subsetRequested = Signal(str, list)
+
+    def __init__(self, parent: Optional[QWidget] = None):
+        super().__init__("Charts", parent)
+        self.setObjectName("chartsDock")
+        self.setAllowedAreas(Qt.DockWidgetArea.BottomDockWidgetArea | Qt.DockWidgetArea.RightDockWidgetArea)
+        toggle = self.toggleViewAction()
+        toggle.setText("&Charts")
+        toggle.setShortcut("Ctrl+Shift+C")
+        toggle.setStatusTip("Confusion matrix, per-class accuracy and count distributions of the active models")
+        self.panel: Optional[ChartsPanel] = None
+
+    def set_session(self, session: Optional[WorkspaceSession]) -> None:
+        """Show the charts of this workspace (None: the workspace is closing)."""
+        if self.panel is not None:
+            self.setWidget(QWidget())
+            self.panel.deleteLater()
+            self.panel = None
+        if session is not None:
+            self.panel = ChartsPanel(session)
+            self.panel.subsetRequested.connect(self.subsetRequested)
+            self.setWidget(self.panel)

@@ -1,0 +1,166 @@
+"""The Charts dock: confusion matrix of an active model (cells list their bins in the browser),
+per-class accuracy of the active models, and recorded / labelled / predicted count distributions.
+
+Everything is computed from the browse index already in memory (binaudit.core.compare maths), so
+the charts follow relabels and model switches without touching the database.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
+
+from binaudit.core import labels as L
+from binaudit.core.browse import LABEL_STATUSES, SPLITS, BrowseIndex
+from binaudit.core.compare import count_distribution, label_vs_predicted, per_class_accuracy
+from binaudit.gui.charts.widgets import BLUE, GREEN, GREY, ORANGE, BarChart, ConfusionMatrixChart
+from binaudit.gui.common.session import WorkspaceSession
+
+KIND_NAMES = {"resnet": "ResNet", "svm": "SVM"}
+REFRESH_MS = 300
+
+
+def usable_mask(index: BrowseIndex, split: Optional[str]) -> np.ndarray:
+    """Rows with a countable effective label (not uncountable/excluded), optionally of one split."""
+    blocked = [LABEL_STATUSES.index(s) for s in (L.UNCOUNTABLE, L.EXCLUDED)]
+    keep = (index.effective >= 0) & ~np.isin(index.label_status, blocked)
+    if split:
+        keep &= index.split == SPLITS.index(split)
+    return keep
+
+
+def cell_images(index: BrowseIndex, kind: str, true: int, pred: int, split: Optional[str]) -> list[str]:
+    """Image ids of one confusion cell: effective label `true` (top class = that or more), predicted `pred`."""
+    m = index.models[kind]
+    top = max(m.classes) if m.classes else 5
+    keep = usable_mask(index, split) & (m.predicted == pred) & (np.minimum(index.effective, top) == true)
+    return [index.image_id(int(p)) for p in np.nonzero(keep)[0]]
+
+
+class ChartsPanel(QWidget):
+    """See the module docstring. subsetRequested(title, image ids) asks the browser to list a cell's bins."""
+
+    subsetRequested = Signal(str, list)
+
+    def __init__(self, session: WorkspaceSession, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.session = session
+        self.model_combo = QComboBox(toolTip="Which active model's predictions the charts show")
+        self.split_combo = QComboBox(toolTip="Which images: all, or one training split")
+        self.split_combo.addItem("All images", None)
+        for split in SPLITS:
+            self.split_combo.addItem(f"{split} split", split)
+        self.confusion = ConfusionMatrixChart("Label vs predicted")
+        self.per_class = BarChart("Accuracy per labelled count")
+        self.counts = BarChart("How many bins hold each count")
+        self.caption = QLabel()
+        self.caption.setWordWrap(True)
+        self.caption.setObjectName("hint")
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.confusion, "Confusion matrix")
+        self.tabs.addTab(self.per_class, "Per-class accuracy")
+        self.tabs.addTab(self.counts, "Count distribution")
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Model"))
+        top.addWidget(self.model_combo)
+        top.addWidget(self.split_combo)
+        top.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.caption)
+        self._timer = QTimer(self, singleShot=True, interval=REFRESH_MS)
+        self._timer.timeout.connect(self.refresh)
+        self.model_combo.activated.connect(lambda _: self.refresh())
+        self.split_combo.activated.connect(lambda _: self.refresh())
+        self.tabs.currentChanged.connect(lambda _: self._update_caption())
+        self.confusion.cellClicked.connect(self._cell_clicked)
+        session.indexLoaded.connect(self.refresh)
+        session.rowsChanged.connect(lambda _ids: self._timer.start())
+        self._stale = True
+
+    def showEvent(self, event: object) -> None:
+        super().showEvent(event)  # type: ignore[arg-type]
+        if self._stale:
+            self.refresh()
+
+    # ------------------------------------------------------------------ data
+    def kind(self) -> Optional[str]:
+        return self.model_combo.currentData()
+
+    def split(self) -> Optional[str]:
+        return self.split_combo.currentData()
+
+    def refresh(self) -> None:
+        """Recompute every chart from the index (cheap: a few numpy passes)."""
+        if not self.session.loaded or self.session.closed:
+            return
+        if not self.isVisible():  # hidden dock: recompute when shown
+            self._stale = True
+            return
+        self._stale = False
+        index = self.session.index
+        kinds = index.model_kinds()
+        current = self.kind()
+        self.model_combo.clear()
+        for kind in kinds:
+            self.model_combo.addItem(f"{KIND_NAMES.get(kind, kind)} #{index.models[kind].model_id}", kind)
+        if current in kinds:
+            self.model_combo.setCurrentIndex(kinds.index(current))
+        kind = self.kind()
+        usable = usable_mask(index, self.split())
+        if kind is None:
+            self.confusion.set_matrix(np.zeros((0, 0)), [])
+            self.per_class.set_data([], [])
+            self.counts.set_data([], [])
+            self.caption.setText("No active model: activate one (Training > Models) to see its charts.")
+            return
+        m = index.models[kind]
+        classes = list(m.classes) or list(range(6))
+        top = max(classes)
+        cm = label_vs_predicted(index.effective, m.predicted, usable, classes)
+        self.confusion.set_matrix(cm, classes, f"{top}+")
+        self.confusion.title = f"Label vs {KIND_NAMES.get(kind, kind)} #{m.model_id}"
+        groups = []
+        for other, color in zip(kinds, (BLUE, ORANGE)):
+            om = index.models[other]
+            ocm = label_vs_predicted(index.effective, om.predicted, usable, list(om.classes) or classes)
+            groups.append((f"{KIND_NAMES.get(other, other)} #{om.model_id}", color, per_class_accuracy(ocm)))
+        self.per_class.set_data([f"{c}+" if c == top else str(c) for c in classes], groups, percent=True, y_max=1.0)
+        scope = index.split == SPLITS.index(self.split()) if self.split() else np.ones(len(index), bool)
+        recorded, predicted = count_distribution(np.where(scope, index.recorded, -1),
+                                                 np.where(scope, m.predicted, -1), top)
+        labelled, _ = count_distribution(np.where(usable, index.effective, -1), np.zeros(0), top)
+        self.counts.set_data([f"{c}+" if c == top else str(c) for c in classes],
+                             [("recorded", GREY, recorded), ("label", GREEN, labelled),
+                              (f"predicted by {KIND_NAMES.get(kind, kind)}", BLUE, predicted)])
+        self._matrix_total = int(cm.sum())
+        self._update_caption()
+
+    def _update_caption(self) -> None:
+        if self.kind() is None:
+            return
+        texts = {
+            0: f"Rows: the effective label (an auditor's count, else the recorded one; {self._matrix_total:,} "
+               "countable bins). Columns: the model's prediction. Click a cell to list its bins in the browser.",
+            1: "Share of the bins with each labelled count that the model predicts exactly.",
+            2: "Recorded counts from the metadata, effective labels after review, and the model's predictions.",
+        }
+        self.caption.setText(texts.get(self.tabs.currentIndex(), ""))
+
+    _matrix_total = 0
+
+    def _cell_clicked(self, true: int, pred: int) -> None:
+        kind = self.kind()
+        if kind is None:
+            return
+        ids = cell_images(self.session.index, kind, true, pred, self.split())
+        top = max(self.session.index.models[kind].classes or (5,))
+        label = f"{true}+" if true == top else str(true)
+        where = f" ({self.split()} split)" if self.split() else ""
+        self.subsetRequested.emit(f"Label {label}, {KIND_NAMES.get(kind, kind)} predicts {pred}{where}", ids)
+

@@ -1,0 +1,312 @@
+"""One bin: the photo with zoom and adjustments, its counts and mismatch badge, predictions, SKUs, history."""
+
+from __future__ import annotations
+
+import html
+from typing import Any, Optional
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QSlider, QSplitter, QTabWidget, QToolButton, QVBoxLayout,
+                               QWidget)
+
+from binaudit.core import labels as L
+from binaudit.core.labels import EffectiveLabel, LabelEvent
+from binaudit.gui.common.formatting import local_time
+from binaudit.gui.review.panels import HistoryPanel, ModelPrediction, SkuTable
+from binaudit.gui.review.photo_view import PhotoView
+from binaudit.gui.common.session import WorkspaceSession
+from binaudit.gui.browse.thumbnails import BROKEN, NO_PHOTO, ImageLoader
+
+MODEL_TITLES = {"resnet": "ResNet", "svm": "SVM"}
+
+
+def _slider(tip: str) -> QSlider:
+    slider = QSlider(Qt.Orientation.Horizontal)
+    slider.setRange(-100, 100)
+    slider.setValue(0)
+    slider.setFixedWidth(110)
+    slider.setToolTip(tip)
+    slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    return slider
+
+
+class BinView(QWidget):
+    """Shows the image given to show_image(); what it shows is what a decision records."""
+
+    def __init__(self, session: WorkspaceSession, loader: ImageLoader, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.session = session
+        self.loader = loader
+        self.image_id = ""
+        self.row: Optional[dict[str, Any]] = None
+        self.label: Optional[EffectiveLabel] = None
+        self.models: dict[str, Optional[dict[str, Any]]] = {}
+        self.predictions: dict[str, Optional[dict[str, Any]]] = {}
+        self.blind = False
+
+        self.title = QLabel()
+        self.title.setObjectName("binTitle")
+        self.badge = QLabel()
+        self.badge.setObjectName("badge")
+        self.info = QLabel()
+        self.info.setObjectName("binInfo")
+        self.info.setTextFormat(Qt.TextFormat.RichText)
+        self.warning = QLabel()
+        self.warning.setObjectName("warning")
+        self.warning.setWordWrap(True)
+        self.banner = QLabel()
+        self.banner.setObjectName("banner")
+        self.banner.setWordWrap(True)
+        self.banner.hide()
+
+        self.photo = PhotoView(self)
+        self.brightness = _slider("Brightness")
+        self.contrast = _slider("Contrast")
+        for slider in (self.brightness, self.contrast):
+            slider.valueChanged.connect(self._adjust)
+        self.zoom_label = QLabel()
+        self.zoom_label.setMinimumWidth(44)
+        self.photo.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
+
+        self.model_panels = {kind: ModelPrediction(title) for kind, title in MODEL_TITLES.items()}
+        self.skus = SkuTable()
+        self.history = HistoryPanel()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.skus, "SKUs")
+        self.tabs.addTab(self.history, "History")
+        self.tabs.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self._build()
+
+    def _tool(self, text: str, tip: str, slot: Any) -> QToolButton:
+        button = QToolButton(text=text, toolTip=tip)
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        button.clicked.connect(slot)
+        return button
+
+    def _build(self) -> None:
+        head = QHBoxLayout()
+        head.addWidget(self.title)
+        head.addWidget(self.badge)
+        head.addStretch(1)
+        tools = QHBoxLayout()
+        tools.setSpacing(4)
+        tools.addWidget(self._tool("Fit", "Fit the photo to the view (F)", self.photo.fit))
+        tools.addWidget(self._tool("1:1", "Actual size (A)", self.photo.actual_size))
+        tools.addWidget(self._tool("\u2212", "Zoom out (-)", lambda: self.photo.zoom_by(1 / 1.25)))
+        tools.addWidget(self._tool("+", "Zoom in (+)", lambda: self.photo.zoom_by(1.25)))
+        tools.addWidget(self.zoom_label)
+        tools.addSpacing(12)
+        tools.addWidget(QLabel("Brightness"))
+        tools.addWidget(self.brightness)
+        tools.addWidget(QLabel("Contrast"))
+        tools.addWidget(self.contrast)
+        tools.addWidget(self._tool("Reset", "Reset brightness and contrast (R)", self.reset_adjustments))
+        tools.addStretch(1)
+
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.setSpacing(4)
+        top_layout.addLayout(head)
+        top_layout.addWidget(self.info)
+        top_layout.addWidget(self.warning)
+        top_layout.addWidget(self.banner)
+        top_layout.addLayout(tools)
+        top_layout.addWidget(self.photo, 1)
+
+        predictions = QWidget()
+        pred_layout = QVBoxLayout(predictions)
+        pred_layout.setContentsMargins(0, 0, 0, 0)
+        self.blind_note = QLabel("Blind review: the models' predictions are hidden so they do not anchor "
+                                 "your count. Ctrl+B shows them.")
+        self.blind_note.setObjectName("blindNote")
+        self.blind_note.setWordWrap(True)
+        self.blind_note.hide()
+        pred_layout.addWidget(self.blind_note)
+        for panel in self.model_panels.values():
+            pred_layout.addWidget(panel)
+        pred_layout.addStretch(1)
+        self.predictions_box = predictions
+
+        predictions.setMinimumWidth(220)
+        predictions.setMaximumWidth(320)
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(predictions)
+        bottom.addWidget(self.tabs)
+        bottom.setStretchFactor(0, 0)
+        bottom.setStretchFactor(1, 1)
+        bottom.setChildrenCollapsible(False)
+
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(top)
+        split.addWidget(bottom)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        split.setChildrenCollapsible(False)
+        self.splitter = split
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 0, 0, 0)
+        layout.addWidget(split)
+        self.loader.photoReady.connect(self._photo_ready)
+        self.show_image("")
+
+    # ------------------------------------------------------------------ showing an image
+    def show_image(self, image_id: str) -> None:
+        """Show an image ('' = none); reads its row, label, items, predictions and history from the store."""
+        changed = image_id != self.image_id
+        self.image_id = image_id
+        if changed:
+            self.banner.hide()
+        if not image_id:
+            self.row, self.label = None, None
+            self.title.setText("No image selected")
+            for w in (self.badge, self.info, self.warning):
+                w.setText("")
+                w.hide()
+            self.photo.set_image(None, "")
+            self.skus.show_items([])
+            self.history.show_events([], None)
+            for panel in self.model_panels.values():
+                panel.show_prediction(None, None, None)
+            return
+        self.refresh()
+        if changed:
+            self._show_photo()
+
+    def _show_photo(self) -> None:
+        path = self.row.get("path") if self.row else None
+        if not path:
+            self.photo.set_image(None, "No photo for this bin" + (f":\n{self.row.get('reason')}" if self.row and self.row.get("reason") else ""))
+            return
+        image = self.loader.photo(self.image_id, path)
+        if image is BROKEN:
+            self.photo.set_image(None, "The photo cannot be decoded.")
+        elif image is not None:
+            self.photo.set_image(image)
+        else:
+            thumb = self.loader.thumbs.get_item(self.image_id)
+            usable = thumb is not None and thumb is not BROKEN and thumb is not NO_PHOTO
+            self.photo.set_image(thumb if usable else None, "Loading photo\u2026")
+
+    def _photo_ready(self, image_id: str) -> None:
+        if image_id == self.image_id:
+            self._show_photo()
+
+    def refresh(self) -> None:
+        """Re-read the current image's label, predictions and history (after a relabel or a poll)."""
+        if not self.image_id:
+            return
+        store = self.session.store
+        self.row = store.get_image(self.image_id)
+        if self.row is None:
+            self.show_image("")
+            return
+        self.label = store.effective_label(self.image_id)
+        self.models = self.session.active_models()
+        self.predictions = {}
+        for kind, model in self.models.items():
+            rows = store.predictions(int(model["id"]), [self.image_id]) if model else []
+            self.predictions[kind] = rows[0] if rows else None
+        self._show_text()
+        self.skus.show_items(store.items_for_image(self.image_id))
+        self.history.show_events(store.label_history(self.image_id), self.recorded)
+        self.tabs.setTabText(1, f"History ({self.history.rowCount()})")
+        self.tabs.setTabText(0, f"SKUs ({self.skus.rowCount()})")
+        for kind, panel in self.model_panels.items():
+            panel.show_prediction(self.models.get(kind), self.predictions.get(kind), self.recorded)
+        self._show_blind()
+
+    @property
+    def recorded(self) -> Optional[int]:
+        return None if self.row is None else self.row.get("recorded_count")
+
+    def _show_text(self) -> None:
+        row, label = self.row or {}, self.label
+        self.title.setText(f"Bin {html.escape(self.image_id)}")
+        recorded = self.recorded
+        parts = [f"Recorded <b>{recorded if recorded is not None else 'none'}</b>"]
+        if label is not None:
+            if label.status in (L.RECORDED, L.RESET):
+                parts.append("not reviewed")
+            else:
+                parts.append(f"Label <b>{html.escape(label.describe())}</b> by {html.escape(label.user or '?')}, "
+                             f"{local_time(label.at)}")
+        parts.append(f"{row.get('split', '')} split")
+        if row.get("width"):
+            parts.append(f"{row['width']}\u00d7{row['height']} px")
+        self.info.setText("  \u00b7  ".join(parts))
+        self.info.show()
+        status = row.get("status")
+        if status and status != "ok":
+            self.warning.setText(f"\u26a0 {str(status).replace('_', ' ')}: {row.get('reason') or ''}")
+            self.warning.show()
+        else:
+            self.warning.hide()
+        self._show_badge()
+
+    def _disagreeing(self) -> list[str]:
+        recorded = self.recorded
+        out = []
+        if recorded is None:
+            return out
+        for kind, pred in self.predictions.items():
+            if pred is None:
+                continue
+            classes = (self.models.get(kind) or {}).get("classes") or [recorded]
+            target = min(max(recorded, min(classes)), max(classes))
+            if pred["predicted"] != target:
+                out.append(f"{MODEL_TITLES.get(kind, kind)} {pred['predicted']}")
+        return out
+
+    def _show_badge(self) -> None:
+        if self.blind or not any(self.predictions.values()):
+            self.badge.hide()
+            return
+        disagree = self._disagreeing()
+        if disagree:
+            self.badge.setText(f"MISMATCH  {', '.join(disagree)} vs recorded {self.recorded}")
+            self.badge.setProperty("kind", "mismatch")
+        else:
+            self.badge.setText("Models agree with the record")
+            self.badge.setProperty("kind", "agree")
+        self.badge.style().unpolish(self.badge)
+        self.badge.style().polish(self.badge)
+        self.badge.show()
+
+    # ------------------------------------------------------------------ blind, banner, adjustments
+    def set_blind(self, blind: bool) -> None:
+        self.blind = blind
+        self._show_blind()
+
+    def _show_blind(self) -> None:
+        for panel in self.model_panels.values():
+            panel.setVisible(not self.blind)
+        self.blind_note.setVisible(self.blind)
+        self._show_badge()
+
+    def notify_external(self, event: LabelEvent) -> None:
+        """Another auditor changed the shown image: say so (the view has been refreshed)."""
+        self.banner.setText(f"Changed by {html.escape(event.user)} at {local_time(event.at)}: "
+                            f"now {html.escape(event.describe())}. Your next decision replaces this label.")
+        self.banner.show()
+
+    def _adjust(self) -> None:
+        self.photo.set_adjustments(self.brightness.value(), self.contrast.value())
+
+    def reset_adjustments(self) -> None:
+        self.brightness.setValue(0)
+        self.contrast.setValue(0)
+
+    def shown_predictions(self) -> dict[str, Any]:
+        """The predictions as they are on screen, recorded with a decision."""
+        out: dict[str, Any] = {"blind": self.blind}
+        for kind, pred in self.predictions.items():
+            model = self.models.get(kind)
+            if pred is None or model is None:
+                continue
+            entry: dict[str, Any] = {"model_id": int(model["id"])}
+            if not self.blind:
+                entry.update(predicted=pred["predicted"], confidence=round(float(pred.get("confidence") or 0), 4),
+                             probs=[round(float(p), 4) for p in pred["probs"]])
+            out[kind] = entry
+        return out
