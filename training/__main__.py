@@ -11,11 +11,14 @@ import dataclasses
 import os
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from .stream import EXIT_CANCELLED, EXIT_FAILED
 from .recipes import RECIPES, Recipe, add_recipe_arguments, apply_overrides, describe_recipes, get_recipe
-from .stream import StopFlag, Stopped, Stream, TrainingFailed, log, setup_logging
+from .stream import EXIT_FAILED, Stream, TrainingFailed, log, setup_logging
+
+if TYPE_CHECKING:
+    from .distributed import DistInfo
+    from .session import RunScope, Session
 
 
 def _db_argument(parser: argparse.ArgumentParser) -> None:
@@ -57,90 +60,66 @@ def _resume_recipe(saved: dict[str, Any], args: argparse.Namespace) -> Recipe:
 
 
 def run_resnet(db: Optional[str], recipe: Optional[Recipe], resume: Optional[Path], args: argparse.Namespace) -> int:
+    """A new run of recipe on db, or (resume) the run in that directory, on one process or under torchrun."""
+    from .session import guarded_run
+    return guarded_run(lambda scope: _resnet_run(scope, db, recipe, resume, args))
+
+
+def _resnet_run(scope: "RunScope", db: Optional[str], recipe: Optional[Recipe], resume: Optional[Path],
+                args: argparse.Namespace) -> int:
     from . import distributed as D
-    from .data import check_trainable
     from .resnet_train import ResNetRun, resume_checkpoint, seed_everything
     from .runs import read_json
-    from .session import Session, end_with_failure
 
-    stream, stop = Stream(), StopFlag().install()
-    session: Optional[Session] = None
-    dist = D.DistInfo()
-    try:
-        if resume is not None:
-            recipe = _resume_recipe(read_json(resume / "config.json"), args)
-            db = db or read_json(resume / "config.json")["db"]
-        assert recipe is not None and db is not None
-        _apply_threads(recipe.threads)
-        from binaudit.ml.device import choose_device
-        dist = D.init_distributed(choose_device(recipe.device).type)
-        stream.enabled = dist.is_main
-        if not dist.is_main:
-            log.setLevel("WARNING")
-        session = Session.open(db, stream, is_main=dist.is_main)
-        ckpt = None
-        if resume is not None:
-            session.resume_run(resume)
-            ckpt = resume_checkpoint(session.run_dir, dist.is_main)
-        else:
-            error = None
-            if dist.is_main:
-                try:
-                    session.load_labels(recipe.split, recipe.max_count, recipe.or_more)
-                    check_trainable(session.sets, recipe.max_count + 1)
-                    session.start_run("resnet", recipe.name, recipe.to_dict())
-                except TrainingFailed as exc:
-                    error = str(exc)
-            shared = D.broadcast_object((error, session.run_id, session.run_dir, session.label_snapshot,
-                                         session.sets), dist)
-            error, session.run_id, session.run_dir, session.label_snapshot, session.sets = shared
-            if error:
-                raise TrainingFailed(error)
-        stream.emit("started", kind="resnet", run_id=session.run_id, run_dir=str(session.run_dir),
-                    recipe=recipe.name, config=recipe.to_dict(), resumed=resume is not None,
-                    epochs=recipe.total_epochs(), classes=list(range(recipe.max_count + 1)),
-                    images=session.summary(recipe.max_count + 1), label_snapshot=session.label_snapshot,
-                    world_size=dist.world, device=recipe.device, pid=os.getpid())
-        seed_everything(recipe.seed)
-        return ResNetRun(session, recipe, stop, dist, ckpt).run()
-    except (KeyboardInterrupt, Stopped):
-        return session.cancelled("interrupted") if session else EXIT_CANCELLED
-    except Exception as exc:  # every failure ends the stream with a "failed" event
-        return end_with_failure(session, stream, exc)
-    finally:
-        stop.uninstall()
-        if session is not None:
-            session.close()
-        D.shutdown(dist)
+    if resume is not None:
+        saved = read_json(resume / "config.json")
+        recipe, db = _resume_recipe(saved, args), db or saved["db"]
+    assert recipe is not None and db is not None
+    _apply_threads(recipe.threads)
+    from binaudit.ml.device import choose_device
+    dist = D.init_distributed(choose_device(recipe.device).type)
+    scope.cleanups.append(lambda: D.shutdown(dist))
+    scope.stream.enabled = dist.is_main
+    if not dist.is_main:
+        log.setLevel("WARNING")
+    session = scope.open(db, is_main=dist.is_main)
+    ckpt = None
+    if resume is not None:
+        session.resume_run(resume)
+        ckpt = resume_checkpoint(session.run_dir, dist.is_main)
+    else:
+        _begin_shared_run(session, recipe, dist)
+    session.emit_started("resnet", recipe.name, recipe.to_dict(), recipe.max_count + 1, resumed=resume is not None,
+                         epochs=recipe.total_epochs(), world_size=dist.world, device=recipe.device, pid=os.getpid())
+    seed_everything(recipe.seed)
+    return ResNetRun(session, recipe, scope.stop, dist, ckpt).run()
+
+
+def _begin_shared_run(session: "Session", recipe: Recipe, dist: "DistInfo") -> None:
+    """Rank 0 freezes the labels and starts the run; every rank then has its id, directory and label sets."""
+    from . import distributed as D
+    error = None
+    if dist.is_main:
+        try:
+            session.begin_run("resnet", recipe.name, recipe.to_dict(), recipe.split, recipe.max_count, recipe.or_more)
+        except TrainingFailed as exc:
+            error = str(exc)
+    shared = D.broadcast_object((error, session.run_id, session.run_dir, session.label_snapshot, session.sets), dist)
+    error, session.run_id, session.run_dir, session.label_snapshot, session.sets = shared
+    if error:
+        raise TrainingFailed(error)
 
 
 # ---------------------------------------------------------------------- svm
 def cmd_svm(args: argparse.Namespace) -> int:
-    from .session import Session, end_with_failure
+    from .session import guarded_run
     from .svm_config import SVMConfig
-    from .svm_train import prepare_svm_session, train_svm
+    from .svm_train import run_svm
 
     names = {f.name for f in dataclasses.fields(SVMConfig)}
     cfg = SVMConfig(**{k: v for k, v in vars(args).items() if k in names and v is not None})
     _apply_threads(args.threads)
-    stream, stop = Stream(), StopFlag().install()
-    session: Optional[Session] = None
-    try:
-        session = Session.open(args.db, stream)
-        prepare_svm_session(session, cfg)
-        stream.emit("started", kind="svm", run_id=session.run_id, run_dir=str(session.run_dir),
-                    recipe=f"svm-{cfg.kernel}", config=dataclasses.asdict(cfg), resumed=False, epochs=0,
-                    classes=list(range(cfg.max_count + 1)), images=session.summary(cfg.max_count + 1),
-                    label_snapshot=session.label_snapshot, world_size=1, device="cpu", pid=os.getpid())
-        return train_svm(session, cfg, stop)
-    except (KeyboardInterrupt, Stopped):
-        return session.cancelled("interrupted") if session else EXIT_CANCELLED
-    except Exception as exc:
-        return end_with_failure(session, stream, exc)
-    finally:
-        stop.uninstall()
-        if session is not None:
-            session.close()
+    return guarded_run(lambda scope: run_svm(scope, args.db, cfg))
 
 
 def _svm_arguments(p: argparse.ArgumentParser) -> None:

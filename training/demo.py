@@ -111,7 +111,6 @@ def _outcome(session, kind: str) -> int:
 
 def train_demo_resnet(store: Store, workspace: Workspace) -> int:
     """ResNet18 from scratch at 48 px on the demo's train split; returns the registered model id."""
-    from .data import check_trainable
     from .distributed import DistInfo
     from .recipes import get_recipe
     from .resnet_train import ResNetRun, seed_everything
@@ -119,9 +118,7 @@ def train_demo_resnet(store: Store, workspace: Workspace) -> int:
 
     recipe = dataclasses.replace(get_recipe("demo"), **DEMO_RESNET).validate()
     session = _session(store, workspace, "demo ResNet18")
-    session.load_labels(recipe.split, recipe.max_count, recipe.or_more)
-    check_trainable(session.sets, recipe.max_count + 1)
-    session.start_run("resnet", recipe.name, recipe.to_dict())
+    session.begin_run("resnet", recipe.name, recipe.to_dict(), recipe.split, recipe.max_count, recipe.or_more)
     session.stream.emit("started", epochs=recipe.total_epochs())
     seed_everything(recipe.seed)
     ResNetRun(session, recipe, StopFlag(), DistInfo()).run()

@@ -1,5 +1,6 @@
 """What every run shares: the workspace and store, the run row and directory, the frozen label sets,
-and the last word on the stream (finished / failed / cancelled) with the matching run status."""
+the last word on the stream (finished / failed / cancelled) with the matching run status, and
+`guarded_run`, the one wrapper every command's run goes through so that last word is always said."""
 
 from __future__ import annotations
 
@@ -8,17 +9,16 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
 from binaudit.core.store import Store, utc_now
 from binaudit.core.workspace import Workspace
 
-from .stream import EXIT_CANCELLED, EXIT_FAILED, EXIT_FINISHED
-from .data import LabelSet, label_set_summary, load_label_sets
+from .data import LabelSet, check_trainable, label_set_summary, load_label_sets
 from .runs import new_run_dir, read_json, write_json
-from .stream import Stream, TrainingFailed
+from .stream import EXIT_CANCELLED, EXIT_FAILED, EXIT_FINISHED, StopFlag, Stopped, Stream, TrainingFailed
 
 log = logging.getLogger("training")
 
@@ -66,6 +66,13 @@ class Session:
         write_json(self.run_dir / "labels.json", {k: {"ids": s.ids, "paths": s.paths, "labels": s.labels.tolist()}
                                                   for k, s in self.sets.items()})
 
+    def begin_run(self, kind: str, name: str, config: dict[str, Any], split: str, max_count: int,
+                  or_more: bool) -> None:
+        """Freeze the labels, check there is something to train on, then start the run (row, directory, files)."""
+        self.load_labels(split, max_count, or_more)
+        check_trainable(self.sets, max_count + 1)
+        self.start_run(kind, name, config)
+
     def resume_run(self, run_dir: Path) -> dict[str, Any]:
         """Reload a run directory's config and frozen labels; returns the saved config dict."""
         self.run_dir = Path(run_dir).resolve()
@@ -80,6 +87,14 @@ class Session:
 
     def summary(self, num_classes: int) -> dict[str, Any]:
         return label_set_summary(self.sets, num_classes)
+
+    def emit_started(self, kind: str, recipe: str, config: dict[str, Any], num_classes: int, *, device: str,
+                     resumed: bool = False, epochs: int = 0, world_size: int = 1, **extra: Any) -> None:
+        """The stream's first event: what runs (kind, recipe, config), on which images, where and how long."""
+        self.stream.emit("started", kind=kind, run_id=self.run_id, run_dir=str(self.run_dir), recipe=recipe,
+                         config=config, resumed=resumed, epochs=epochs, classes=list(range(num_classes)),
+                         images=self.summary(num_classes), label_snapshot=self.label_snapshot,
+                         world_size=world_size, device=device, **extra)
 
     # ------------------------------------------------------------------ the last event
     def _finish_row(self, status: str, **fields: Any) -> None:
@@ -139,3 +154,38 @@ def end_with_failure(session: Optional["Session"], stream: Any, exc: BaseExcepti
         return session.failed(reason)
     stream.emit("failed", reason=reason, model_id=None, run_id=None, metrics={})
     return EXIT_FAILED
+
+
+@dataclass
+class RunScope:
+    """What a guarded run holds: its stream and stop flag, its session once opened, and its own clean-ups."""
+
+    stream: Stream = field(default_factory=Stream)
+    stop: StopFlag = field(default_factory=StopFlag)
+    session: Optional[Session] = None
+    cleanups: list[Callable[[], None]] = field(default_factory=list)
+
+    def open(self, db: str | Path, is_main: bool = True) -> Session:
+        """Open the workspace's session; from here on the last word goes on the run row too."""
+        self.session = Session.open(db, self.stream, is_main=is_main)
+        return self.session
+
+
+def guarded_run(body: Callable[[RunScope], int]) -> int:
+    """Run body with SIGINT/SIGTERM caught and one last word guaranteed on the stream and the run row:
+    cancelled on Ctrl-C or a stop inside non-epoch work, failed (with the reason) on any other error.
+    The signal handlers, the store and body's clean-ups (in that order) are released whatever happens."""
+    scope = RunScope()
+    scope.stop.install()
+    try:
+        return body(scope)
+    except (KeyboardInterrupt, Stopped):
+        return scope.session.cancelled("interrupted") if scope.session else EXIT_CANCELLED
+    except Exception as exc:  # every failure ends the stream with a "failed" event
+        return end_with_failure(scope.session, scope.stream, exc)
+    finally:
+        scope.stop.uninstall()
+        if scope.session is not None:
+            scope.session.close()
+        for cleanup in scope.cleanups:
+            cleanup()

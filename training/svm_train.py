@@ -4,6 +4,7 @@ test metrics, k-fold out-of-fold probabilities for the label-issue score, model 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -20,11 +21,10 @@ from binaudit.core.metrics import classification_metrics
 from binaudit.ml import modelfiles
 from binaudit.ml.svm import TorchSVM, fit_svm
 
-from .data import check_trainable
 from .features import extract_features
 from .metrics import summary_metrics
 from .report import write_report
-from .session import Session
+from .session import RunScope, Session
 from .svm_config import SVMConfig
 from .stream import StopFlag, Stopped
 
@@ -134,8 +134,15 @@ def train_svm(session: Session, cfg: SVMConfig, stop: StopFlag) -> int:
 
 
 def prepare_svm_session(session: Session, cfg: SVMConfig) -> None:
-    session.load_labels(cfg.split, cfg.max_count, cfg.or_more)
-    check_trainable(session.sets, cfg.max_count + 1)
-    session.start_run("svm", f"svm-{cfg.kernel}", asdict(cfg))
+    """Freeze the labels and start the run row and directory with cfg as its config."""
+    session.begin_run("svm", f"svm-{cfg.kernel}", asdict(cfg), cfg.split, cfg.max_count, cfg.or_more)
+
+
+def run_svm(scope: RunScope, db: str, cfg: SVMConfig) -> int:
+    """`python -m training svm`: open the workspace, start the run, announce it and train (inside guarded_run)."""
+    session = scope.open(db)
+    prepare_svm_session(session, cfg)
+    session.emit_started("svm", f"svm-{cfg.kernel}", asdict(cfg), cfg.max_count + 1, device="cpu", pid=os.getpid())
+    return train_svm(session, cfg, scope.stop)
 
 
