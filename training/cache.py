@@ -12,6 +12,7 @@ import json
 import logging
 import os
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
@@ -32,18 +33,19 @@ def resize_to_uint8(path: str, size: int) -> np.ndarray:
     return v2.PILToTensor()(resized).numpy()
 
 
-class _Decode(Dataset):
-    """Decodes the images still missing from the cache (in DataLoader workers)."""
+class DecodeEach(Dataset):
+    """Item k is (k, transform(paths[k]), "") or (k, None, reason) for a photo that cannot be decoded: one bad
+    photo is reported, not raised, so DataLoader workers go on. transform must pickle (workers may spawn)."""
 
-    def __init__(self, items: Sequence[tuple[str, str]], size: int):
-        self.items, self.size = list(items), size
+    def __init__(self, paths: Sequence[str], transform: Callable[[str], np.ndarray]):
+        self.paths, self.transform = list(paths), transform
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.paths)
 
     def __getitem__(self, k: int) -> tuple[int, Optional[np.ndarray], str]:
         try:
-            return k, resize_to_uint8(self.items[k][1], self.size), ""
+            return k, self.transform(self.paths[k]), ""
         except ImageDecodeError as exc:
             return k, None, str(exc)
 
@@ -141,8 +143,8 @@ class ImageCache:
         with open(self.data_path, "ab") as fh:
             fh.truncate(size_now)  # drop rows written after the last saved index (an interrupted build)
             fh.seek(size_now)
-            loader = DataLoader(_Decode([(t[0], t[1]) for t in todo], self.size), batch_size=1,
-                                num_workers=workers, collate_fn=_first)
+            decode = DecodeEach([t[1] for t in todo], partial(resize_to_uint8, size=self.size))
+            loader = DataLoader(decode, batch_size=1, num_workers=workers, collate_fn=_first)
             for done, (k, image, error) in enumerate(loader, start=1):
                 image_id, path, mtime = todo[k]
                 if image is None:

@@ -3,30 +3,22 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
-from binaudit.ml.preprocess import ImageDecodeError, decode_image
+from binaudit.ml.preprocess import decode_image
 from binaudit.ml.svm import FeatureSpec
 
+from .cache import DecodeEach
 from .stream import Stopped, TrainingFailed
 
 
-class _Features(Dataset):
-    def __init__(self, paths: Sequence[str], spec: FeatureSpec):
-        self.paths, self.spec = list(paths), spec
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, k: int) -> tuple[int, Optional[np.ndarray], str]:
-        try:
-            return k, self.spec(decode_image(self.paths[k])), ""
-        except ImageDecodeError as exc:
-            return k, None, str(exc)
+def _features_of(spec: FeatureSpec, path: str) -> np.ndarray:
+    return spec(decode_image(path))
 
 
 def _collate(batch: list) -> list:
@@ -39,7 +31,7 @@ def extract_features(paths: Sequence[str], spec: FeatureSpec, workers: int = 0,
     """(n, d) float32 features for the photos; TrainingFailed names unreadable ones."""
     out: list[Optional[np.ndarray]] = [None] * len(paths)
     bad: list[str] = []
-    loader = DataLoader(_Features(paths, spec), batch_size=32, num_workers=workers, collate_fn=_collate)
+    loader = DataLoader(DecodeEach(paths, partial(_features_of, spec)), batch_size=32, num_workers=workers, collate_fn=_collate)
     done = 0
     for batch in loader:
         for k, feats, error in batch:
