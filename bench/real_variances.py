@@ -5,8 +5,8 @@ Steps (every step's output goes to a log file in the out folder):
      linking fails), metadata written afresh; into a random `--rate` of the eligible bins (recorded count
      0..MAX_COUNT, at least one SKU, SKU quantities adding up to EXPECTED_QUANTITY) plant a variance as a misplaced
      item looks: EXPECTED_QUANTITY and one SKU's `quantity` change together by a non-zero delta in -2..+2 (both
-     stay >= 0). Photos with an identical original record (repeat shots of one bin) get the same change, so they
-     stay one bin. The original counts (the truth) go to OUT/truth.json, never into the copy;
+     stay >= 0). Photos whose original records match (the count and the same key, ASIN and quantity of every
+     SKU: one bin shot again) get the same change, so they stay one bin. The original counts (the truth) go to OUT/truth.json, never into the copy;
   2. `binaudit import COPY --db OUT/ws`;
   3. `python -m training svm ...` (the issue's reference settings) and `python -m training resnet --recipe demo ...`
      train on the workspace's recorded (partly planted) counts, as they would in the app;
