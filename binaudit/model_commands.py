@@ -10,6 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional
 
+from binaudit.core.formatting import fmt_num, fmt_pct
+
 TABLE = (("id", ">4"), ("kind", "<6"), ("architecture", "<12"), ("classes", "<8"), ("active", "<6"),
          ("accuracy", ">8"), ("RMSE", ">6"), ("on", "<5"), ("scored", ">6"), ("created", "<16"), ("run", ">4"),
          ("name", ""))
@@ -35,7 +37,7 @@ def _number(metrics: dict, key: str, pct: bool) -> str:
     value = metrics.get(key)
     if not isinstance(value, (int, float)):
         return "-"
-    return f"{100 * value:.1f}%" if pct else f"{value:.3f}"
+    return fmt_pct(value, "-") if pct else fmt_num(value, "-")
 
 
 def model_row(model: dict[str, Any], scored: int) -> list[str]:
