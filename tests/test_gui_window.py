@@ -420,3 +420,23 @@ def test_closing_with_a_write_in_flight_keeps_it(qtbot, window: MainWindow, scor
     window.close()              # the window goes away before the write has been reported back
     qtbot.wait(50)
     assert label(scored_store, image).count == 9  # stored, and no exception in any slot
+
+
+def test_empty_queue_context_menu_and_closing_with_a_queue_on(qtbot, synth_store: Store,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    w = open_window(qtbot, synth_store, monkeypatch)  # no models: the review queues are empty
+    b = w.browser
+    b.table.selectRow(0)
+    b.contextMenuRequested.emit(b.table.viewport().mapToGlobal(b.table.viewport().rect().center()))
+    menu = QApplication.activePopupWidget()
+    assert menu is not None and [a.text() for a in menu.actions()][:2] == ["1 selected row(s)", "E&xclude Selected"]
+    menu.close()
+    b.show_subset("two bins", [b.model.image_id(0), b.model.image_id(1)])
+    assert b.shown_count() == 2
+    b.filter_bar.clear.click()  # Clear leaves the chart selection too
+    assert b.shown_count() == synth_store.count_images() and not b.subset_bar.isVisible()
+    w.actions_.audit_queue.trigger()
+    assert b.shown_count() == 0 and "queue is empty" in w.statusBar().currentMessage()
+    w.close_workspace()  # with the queue on: nothing may touch the closed store (pytest-qt fails on slot errors)
+    assert w.session is None and not w.actions_.audit_queue.isChecked()
+    w.close()

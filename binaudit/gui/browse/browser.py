@@ -119,7 +119,7 @@ class BrowserPanel(QWidget):
 
         self.filter_bar.filterChanged.connect(self.apply_filter)
         self.filter_bar.done.connect(self.focus_view)
-        self.filter_bar.clear.clicked.connect(self.clear_subset)
+        self.filter_bar.cleared.connect(self.clear_subset)
         self.table.selectionModel().currentChanged.connect(self._table_current)
         self.grid.selectionModel().currentChanged.connect(self._grid_current)
         for view in (self.table, self.grid):
@@ -233,11 +233,10 @@ class BrowserPanel(QWidget):
     def set_blind(self, blind: bool) -> None:
         self.blind = blind
         self.model.blind = blind
-        self.grid.delegate.blind = blind
+        self.grid.set_blind(blind)
         for i, column in enumerate(COLUMNS):
             self.table.setColumnHidden(i, blind and column.predictive)
         self.table.viewport().update()
-        self.grid.viewport().update()
         self.update_queue_bar()
 
     # ------------------------------------------------------------------ views

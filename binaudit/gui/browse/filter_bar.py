@@ -44,10 +44,12 @@ def _combo(items: list[tuple[str, Any]], tip: str) -> QComboBox:
 
 
 class FilterBar(QWidget):
-    """Search box and filter combos; filterChanged carries the new BrowseFilter, done asks for focus back."""
+    """Search box and filter combos; filterChanged carries the new BrowseFilter, done asks for focus back,
+    cleared when the user pressed Clear."""
 
     filterChanged = Signal(object)
     done = Signal()
+    cleared = Signal()
 
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
@@ -77,6 +79,7 @@ class FilterBar(QWidget):
         self.mismatch.setToolTip("Only images whose predicted count differs from the recorded count")
         self.clear = QToolButton(text="Clear", toolTip="Clear all filters")
         self.clear.clicked.connect(self.reset)
+        self.clear.clicked.connect(self.cleared)
 
         top = QHBoxLayout()
         top.setSpacing(6)

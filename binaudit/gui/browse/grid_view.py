@@ -233,6 +233,11 @@ class GridView(QTableView):
         loader.thumbnailReady.connect(self._thumbnail_ready)
         self.verticalScrollBar().valueChanged.connect(lambda _: self._prefetch.start())
 
+    def set_blind(self, blind: bool) -> None:
+        """Hide (or show) the cells' predictions and mismatch badges."""
+        self.delegate.blind = blind
+        self.viewport().update()
+
     def _thumbnail_ready(self, image_id: str) -> None:
         self._arrived.add(image_id)
         if not self._repaint.isActive():

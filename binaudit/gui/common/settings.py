@@ -5,7 +5,8 @@ from __future__ import annotations
 import getpass
 from typing import Any, Optional
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtWidgets import QMainWindow
 
 from binaudit.core.workspace import data_home
 
@@ -40,6 +41,22 @@ def put(key: str, value: Any) -> None:
     s = settings()
     s.setValue(key, value)
     s.sync()
+
+
+def restore_window(window: QMainWindow) -> None:
+    """Size, position, docks and toolbar as the user left them (1480 x 900 the first time)."""
+    geometry, state = get(GEOMETRY), get(STATE)
+    if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+        window.restoreGeometry(geometry)
+    else:
+        window.resize(1480, 900)
+    if isinstance(state, QByteArray) and not state.isEmpty():
+        window.restoreState(state)
+
+
+def save_window(window: QMainWindow) -> None:
+    put(GEOMETRY, window.saveGeometry())
+    put(STATE, window.saveState())
 
 
 def auditor() -> Optional[str]:

@@ -84,6 +84,21 @@ class BinView(QWidget):
         return button
 
     def _build(self) -> None:
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self._photo_pane())
+        split.addWidget(self._detail_pane())
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        split.setChildrenCollapsible(False)
+        self.splitter = split
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 0, 0, 0)
+        layout.addWidget(split)
+        self.loader.photoReady.connect(self._photo_ready)
+        self.show_image("")
+
+    def _photo_pane(self) -> QWidget:
+        """Title and badge, the bin's info lines, the photo tools, the photo."""
         head = QHBoxLayout()
         head.addWidget(self.title)
         head.addWidget(self.badge)
@@ -102,7 +117,6 @@ class BinView(QWidget):
         tools.addWidget(self.contrast)
         tools.addWidget(self._tool("Reset", "Reset brightness and contrast (R)", self.reset_adjustments))
         tools.addStretch(1)
-
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
@@ -113,7 +127,10 @@ class BinView(QWidget):
         top_layout.addWidget(self.banner)
         top_layout.addLayout(tools)
         top_layout.addWidget(self.photo, 1)
+        return top
 
+    def _detail_pane(self) -> QSplitter:
+        """The models' predictions (or the blind-review note) beside the SKU and history tabs."""
         predictions = QWidget()
         pred_layout = QVBoxLayout(predictions)
         pred_layout.setContentsMargins(0, 0, 0, 0)
@@ -127,7 +144,6 @@ class BinView(QWidget):
             pred_layout.addWidget(panel)
         pred_layout.addStretch(1)
         self.predictions_box = predictions
-
         predictions.setMinimumWidth(220)
         predictions.setMaximumWidth(320)
         bottom = QSplitter(Qt.Orientation.Horizontal)
@@ -136,19 +152,7 @@ class BinView(QWidget):
         bottom.setStretchFactor(0, 0)
         bottom.setStretchFactor(1, 1)
         bottom.setChildrenCollapsible(False)
-
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(top)
-        split.addWidget(bottom)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 1)
-        split.setChildrenCollapsible(False)
-        self.splitter = split
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 0, 0, 0)
-        layout.addWidget(split)
-        self.loader.photoReady.connect(self._photo_ready)
-        self.show_image("")
+        return bottom
 
     # ------------------------------------------------------------------ showing an image
     def show_image(self, image_id: str) -> None:
@@ -296,6 +300,15 @@ class BinView(QWidget):
     def reset_adjustments(self) -> None:
         self.brightness.setValue(0)
         self.contrast.setValue(0)
+
+    def fit_photo(self) -> None:
+        self.photo.fit()
+
+    def photo_actual_size(self) -> None:
+        self.photo.actual_size()
+
+    def zoom_photo(self, factor: float) -> None:
+        self.photo.zoom_by(factor)
 
     def shown_predictions(self) -> dict[str, Any]:
         """The predictions as they are on screen, recorded with a decision."""

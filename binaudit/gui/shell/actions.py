@@ -7,7 +7,7 @@ so the keyboard map lives in one place (and in Help > Keyboard shortcuts, see di
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QIcon, QKeySequence
@@ -87,8 +87,23 @@ class Actions:
 
 
 def build_actions(w: QMainWindow) -> Actions:
+    """Every command of the window (see _reviewing_actions and _curating_actions), grouped for enabling."""
+    a = Actions(**_reviewing_actions(w), **_curating_actions(w))
+    a.labelling = [a.confirm, *a.counts, a.enter_count, a.uncountable, a.exclude]
+    a.workspace = [a.issue_queue, a.bulk_exclude, a.bulk_uncountable, a.bulk_count, a.retrain_resnet, a.retrain_svm,
+                   a.find_lr, a.baselines, a.models, a.export_csv, a.export_json, a.export_metadata, a.export_folders]
+    for action, short in ((a.open_workspace, "Open"), (a.import_dataset, "Import"), (a.grid, "Grid"),
+                          (a.audit_queue, "Audit Queue"), (a.issue_queue, "Label Issues"), (a.blind, "Blind"), (a.previous_image, "Previous"),
+                          (a.next_image, "Next"), (a.confirm, "Confirm"), (a.uncountable, "Uncountable"),
+                          (a.exclude, "Exclude"), (a.undo, "Undo"), (a.redo, "Redo")):
+        action.setIconText(short)  # the toolbar's label; menus show the full text
+    return a
+
+
+def _reviewing_actions(w: QMainWindow) -> dict[str, Any]:
+    """Open and import, labelling keys, walking the list, viewing the photo, help."""
     SP = QStyle.StandardPixmap
-    a = Actions(
+    return dict(
         open_workspace=_action(w, "&Open Workspace\u2026", (QKeySequence.StandardKey.Open,), "Open a workspace folder",
                                std_icon=SP.SP_DirOpenIcon),
         import_dataset=_action(w, "&Import Dataset Folder\u2026", ("Ctrl+I",),
@@ -128,6 +143,12 @@ def build_actions(w: QMainWindow) -> Actions:
         reload=_action(w, "Re&load", (QKeySequence.StandardKey.Refresh, "F5"), "Reload the workspace"),
         shortcuts=_action(w, "&Keyboard Shortcuts", (QKeySequence.StandardKey.HelpContents, "F1"), "All keys"),
         about=_action(w, "&About binaudit", (), "Version information"),
+    )
+
+
+def _curating_actions(w: QMainWindow) -> dict[str, Any]:
+    """Part 2: bulk decisions on selected rows, training, models and exports."""
+    return dict(
         bulk_exclude=_action(w, "E&xclude Selected", ("Shift+X",), "Exclude every selected row from training"),
         bulk_uncountable=_action(w, "Mark Selected &Uncountable\u2026", ("Shift+U",),
                                  "Mark every selected row uncountable (one reason for all)"),
@@ -144,15 +165,6 @@ def build_actions(w: QMainWindow) -> Actions:
         export_folders=_action(w, "Image &Folder per Count\u2026", (),
                                "split/count/id.jpg folders of the trainable photos, for other training tools"),
     )
-    a.labelling = [a.confirm, *a.counts, a.enter_count, a.uncountable, a.exclude]
-    a.workspace = [a.issue_queue, a.bulk_exclude, a.bulk_uncountable, a.bulk_count, a.retrain_resnet, a.retrain_svm,
-                   a.find_lr, a.baselines, a.models, a.export_csv, a.export_json, a.export_metadata, a.export_folders]
-    for action, short in ((a.open_workspace, "Open"), (a.import_dataset, "Import"), (a.grid, "Grid"),
-                          (a.audit_queue, "Audit Queue"), (a.issue_queue, "Label Issues"), (a.blind, "Blind"), (a.previous_image, "Previous"),
-                          (a.next_image, "Next"), (a.confirm, "Confirm"), (a.uncountable, "Uncountable"),
-                          (a.exclude, "Exclude"), (a.undo, "Undo"), (a.redo, "Redo")):
-        action.setIconText(short)  # the toolbar's label; menus show the full text
-    return a
 
 
 def build_menus(w: QMainWindow, a: Actions) -> dict[str, QMenu]:

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QDialog, QHeaderView, QInputDialog, QMessageBox, 
 
 from binaudit import __version__
 from binaudit.core.store import SQLITE_VERSION
+from binaudit.gui.common import settings
 from binaudit.gui.common.tables import read_only_table
 from binaudit.gui.review.label_dialogs import ask_conflict, ask_count, ask_reason
 from binaudit.gui.review.labeling import Conflict
@@ -120,6 +121,16 @@ class Prompts:
             return ask_auditor_name(self.parent, default)
         finally:
             self._back()
+
+    def auditor_name(self, ask: bool = False) -> Optional[str]:
+        """The auditor's name, asked once and remembered in the settings (ask=True to change it)."""
+        name = settings.auditor()
+        if name and not ask:
+            return name
+        name = self.auditor(name or settings.default_auditor_name())
+        if name:
+            settings.put(settings.AUDITOR, name)
+        return name or settings.auditor()
 
     def import_target(self, dataset_name: str, workspace_name: str) -> Optional[str]:
         """'add' to the open workspace, 'new' workspace for the dataset, or None to cancel."""

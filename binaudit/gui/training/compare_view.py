@@ -64,6 +64,20 @@ class CompareView(QDialog):
                              f"<b>Active:</b> {html.escape(model_caption(old_model))}")
         self.caption = QLabel("Scoring the validation images\u2026")
         self.caption.setWordWrap(True)
+        self.stack = QStackedWidget()
+        self.waiting = QLabel("Scoring the validation images with the new model\u2026",
+                              alignment=Qt.AlignmentFlag.AlignCenter)
+        self.stack.addWidget(self.waiting)
+        self.stack.addWidget(self._make_body())
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.header)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.stack, 1)
+        layout.addLayout(self._make_buttons())
+        self.resize(1180, 500)
+
+    def _make_body(self) -> QWidget:
+        """The comparison: metrics and per-class bars, both confusion matrices, the flipped images."""
         self.metrics = QTableWidget(3, 3)
         self.metrics.setHorizontalHeaderLabels(["Active", "New", "Change"])
         self.metrics.setVerticalHeaderLabels(["Accuracy", "RMSE (items)", "Images"])
@@ -85,14 +99,6 @@ class CompareView(QDialog):
         self.flips.cellClicked.connect(self._flip_clicked)
         self.flips.cellActivated.connect(self._flip_clicked)
         self.flips_title = QLabel("<b>Flipped predictions</b>")
-        self.activate_button = QPushButton("Activate New Model")
-        self.activate_button.setDefault(True)
-        self.activate_button.setEnabled(False)
-        self.activate_button.setToolTip("Score every image with the new model, then make it the active one")
-        self.activate_button.clicked.connect(lambda: self.activateRequested.emit(int(self.new_model["id"])))
-        close = QPushButton("Close")
-        close.clicked.connect(self.close)
-
         body = QWidget()
         grid = QGridLayout(body)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -111,21 +117,21 @@ class CompareView(QDialog):
         grid.setColumnStretch(1, 7)
         grid.setColumnStretch(2, 3)
         grid.setRowStretch(1, 1)
-        self.stack = QStackedWidget()
-        self.waiting = QLabel("Scoring the validation images with the new model\u2026",
-                              alignment=Qt.AlignmentFlag.AlignCenter)
-        self.stack.addWidget(self.waiting)
-        self.stack.addWidget(body)
+        return body
+
+    def _make_buttons(self) -> QHBoxLayout:
+        self.activate_button = QPushButton("Activate New Model")
+        self.activate_button.setDefault(True)
+        self.activate_button.setEnabled(False)
+        self.activate_button.setToolTip("Score every image with the new model, then make it the active one")
+        self.activate_button.clicked.connect(lambda: self.activateRequested.emit(int(self.new_model["id"])))
+        close = QPushButton("Close")
+        close.clicked.connect(self.close)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.activate_button)
         buttons.addWidget(close)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.header)
-        layout.addWidget(self.caption)
-        layout.addWidget(self.stack, 1)
-        layout.addLayout(buttons)
-        self.resize(1180, 500)
+        return buttons
 
     # ------------------------------------------------------------------ states
     def follow(self, job: ModelJob) -> None:

@@ -38,6 +38,33 @@ class TrainingView(QDialog):
         self.progress = QProgressBar()
         self.progress.setFormat("%p%")
         self.eta = QLabel()
+        self.charts = self._make_charts(monitor.command)
+        self.output = QPlainTextEdit(readOnly=True)
+        mono = QFont("monospace")
+        mono.setStyleHint(QFont.StyleHint.Monospace)
+        self.output.setFont(mono)
+        self.output.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        top = QHBoxLayout()
+        top.addWidget(self.progress, 1)
+        top.addWidget(self.eta)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.header)
+        layout.addLayout(top)
+        layout.addWidget(self.charts, 3)
+        layout.addWidget(self.output, 1)
+        layout.addLayout(self._make_buttons())
+        self.resize(860, 620)
+        self._timer = QTimer(self, singleShot=True, interval=REDRAW_MS)
+        self._timer.timeout.connect(self.redraw)
+        monitor.changed.connect(self._schedule)
+        self._clock = QTimer(self, interval=1000)  # elapsed and ETA move on between events
+        self._clock.timeout.connect(lambda: self.isVisible() and self.monitor.active and self._schedule())
+        self._clock.start()
+        self._shown_lines = 0
+        self.redraw()
+
+    def _make_charts(self, command: str) -> QStackedWidget:
+        """One page per kind of run: loss and accuracy curves, the LR finder (live or its saved plot), SVM stages."""
         self.loss_chart = LineChart("Loss")
         self.loss_chart.x_label = "epoch"
         self.acc_chart = LineChart("Accuracy")
@@ -56,21 +83,19 @@ class TrainingView(QDialog):
         stages_row = QHBoxLayout(stages_page)
         stages_row.addWidget(self.stages, 1)
         stages_row.addWidget(self.per_class, 2)
-        self.output = QPlainTextEdit(readOnly=True)
-        mono = QFont("monospace")
-        mono.setStyleHint(QFont.StyleHint.Monospace)
-        self.output.setFont(mono)
-        self.output.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         curves = QWidget()
         row = QHBoxLayout(curves)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.loss_chart)
         row.addWidget(self.acc_chart)
-        self.charts = QStackedWidget()
+        charts = QStackedWidget()
         for widget in (curves, self.lr_chart, self.lr_image, stages_page):
-            self.charts.addWidget(widget)
-        self.charts.setCurrentIndex({"resnet": 0, "lr-find": 1}.get(monitor.command, 3))
-        self.charts.setVisible(monitor.command != "baselines")  # its result is the table in the output pane
+            charts.addWidget(widget)
+        charts.setCurrentIndex({"resnet": 0, "lr-find": 1}.get(command, 3))
+        charts.setVisible(command != "baselines")  # its result is the table in the output pane
+        return charts
+
+    def _make_buttons(self) -> QHBoxLayout:
         self.cancel_button = QPushButton("Cancel Run")
         self.cancel_button.setToolTip("Stop after the current batch; a checkpoint is saved (resumable)")
         self.compare_button = QPushButton("Compare with Active Model\u2026")
@@ -84,24 +109,7 @@ class TrainingView(QDialog):
         buttons.addStretch(1)
         buttons.addWidget(self.compare_button)
         buttons.addWidget(self.close_button)
-        top = QHBoxLayout()
-        top.addWidget(self.progress, 1)
-        top.addWidget(self.eta)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.header)
-        layout.addLayout(top)
-        layout.addWidget(self.charts, 3)
-        layout.addWidget(self.output, 1)
-        layout.addLayout(buttons)
-        self.resize(860, 620)
-        self._timer = QTimer(self, singleShot=True, interval=REDRAW_MS)
-        self._timer.timeout.connect(self.redraw)
-        monitor.changed.connect(self._schedule)
-        self._clock = QTimer(self, interval=1000)  # elapsed and ETA move on between events
-        self._clock.timeout.connect(lambda: self.isVisible() and self.monitor.active and self._schedule())
-        self._clock.start()
-        self._shown_lines = 0
-        self.redraw()
+        return buttons
 
     def _schedule(self) -> None:
         if not self._timer.isActive():
