@@ -67,6 +67,7 @@ def run_resnet(db: Optional[str], recipe: Optional[Recipe], resume: Optional[Pat
 
 def _resnet_run(scope: "RunScope", db: Optional[str], recipe: Optional[Recipe], resume: Optional[Path],
                 args: argparse.Namespace) -> int:
+    """The ResNet run inside guarded_run: recipe and workspace, torchrun ranks, the run row, started, epochs."""
     from . import distributed as D
     from .resnet_train import ResNetRun, resume_checkpoint, seed_everything
     from .runs import read_json

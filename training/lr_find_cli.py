@@ -23,6 +23,7 @@ def run_lr_find(db: str, recipe: Recipe, num_iter: int, start_lr: float, end_lr:
 
 
 def _lr_find(scope: RunScope, db: str, recipe: Recipe, num_iter: int, start_lr: float, end_lr: float) -> int:
+    """The range test inside guarded_run, on the recipe's first stage (input size, frozen body or not)."""
     session, stream, stop = scope.open(db), scope.stream, scope.stop
     session.begin_run("lr-find", recipe.name, recipe.to_dict(), recipe.split, recipe.max_count, recipe.or_more)
     session.emit_started("lr-find", recipe.name, recipe.to_dict(), recipe.max_count + 1, device=recipe.device)
