@@ -89,8 +89,9 @@ def evaluations(run: TrainedResNet, size: int) -> dict[str, dict[str, Any]]:
         result = run.evaluate(split, size, run.recipe.tta)
         if result is not None:
             out[split] = result
-    if run.recipe.tta and "test" in out:
-        out["test_no_tta"] = run.evaluate("test", size, False)
+    no_tta = run.evaluate("test", size, False) if run.recipe.tta and "test" in out else None
+    if no_tta is not None:
+        out["test_no_tta"] = no_tta
     return out
 
 

@@ -8,15 +8,11 @@ from typing import Optional
 MISSING = "\u2013"  # an en dash where there is no figure
 
 
-def _absent(value: Optional[float]) -> bool:
-    return value is None or math.isnan(value)
-
-
 def fmt_pct(value: Optional[float], missing: str = MISSING) -> str:
     """0.5567 -> "55.7%"; None or NaN -> missing."""
-    return missing if _absent(value) else f"{100 * value:.1f}%"
+    return missing if value is None or math.isnan(value) else f"{100 * value:.1f}%"
 
 
 def fmt_num(value: Optional[float], missing: str = MISSING) -> str:
     """0.9312 -> "0.931" (RMSE and other figures); None or NaN -> missing."""
-    return missing if _absent(value) else f"{value:.3f}"
+    return missing if value is None or math.isnan(value) else f"{value:.3f}"

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any, Optional, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
-def confusion_matrix(true: Sequence[int] | np.ndarray, pred: Sequence[int] | np.ndarray, n_classes: int
-                     ) -> np.ndarray:
+def confusion_matrix(true: ArrayLike, pred: ArrayLike, n_classes: int) -> np.ndarray:
     """(K, K) int64 counts, rows = true class, columns = predicted; pairs outside 0..K-1 are left out."""
     t, p = np.asarray(true, np.int64).ravel(), np.asarray(pred, np.int64).ravel()
     ok = (t >= 0) & (t < n_classes) & (p >= 0) & (p < n_classes)
@@ -27,7 +27,7 @@ def per_class_accuracy(confusion: np.ndarray) -> np.ndarray:
         return np.where(support > 0, np.diag(confusion) / np.maximum(support, 1), np.nan)
 
 
-def accuracy_and_rmse(true: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
+def accuracy_and_rmse(true: ArrayLike, pred: ArrayLike) -> tuple[float, float]:
     """Accuracy and RMSE in items (NaN for no images)."""
     t, p = np.asarray(true, np.float64), np.asarray(pred, np.float64)
     if t.size == 0:
@@ -61,6 +61,6 @@ def _or_none(x: float) -> Optional[float]:
     return None if np.isnan(x) else float(x)
 
 
-def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], num_classes: int) -> dict[str, Any]:
+def classification_metrics(y_true: ArrayLike, y_pred: ArrayLike, num_classes: int) -> dict[str, Any]:
     """metrics_from_confusion of the labels and predictions (class index = count)."""
     return metrics_from_confusion(confusion_matrix(y_true, y_pred, num_classes))
