@@ -14,7 +14,7 @@ from PIL import Image
 
 from binaudit.core import importer
 from binaudit.core.importer import import_dataset
-from binaudit.core.migrations import MIGRATIONS
+from binaudit.core.store.migrations import MIGRATIONS
 from binaudit.core.splits import group_bins, split_for_id
 from binaudit.core.store import Store
 from training.data import load_label_sets

@@ -153,7 +153,7 @@ def test_sqlite_library_is_free_of_the_wal_reset_bug() -> None:
 def test_schema_v1_workspace_is_migrated_to_one_search_text_per_image(tmp_path: Path) -> None:
     import sqlite_utils
 
-    from binaudit.core.migrations import MIGRATIONS
+    from binaudit.core.store.migrations import MIGRATIONS
 
     path = tmp_path / "old.db"
     old = sqlite_utils.Database(path)

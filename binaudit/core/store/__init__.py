@@ -3,7 +3,8 @@
 Label events are append-only (triggers refuse UPDATE and DELETE); the label columns of `images`
 are a cache of each image's latest event, written in the same transaction as the event.
 
-    database.py      opening, migrations, transactions, errors (StoreBase)
+    database.py      opening, migrating, transactions, errors (StoreBase)
+    migrations.py    the schema versions, applied in order (PRAGMA user_version counts them)
     images.py        images, SKU items, full-text search, import writes (ImageTables)
     bins.py          which photos show one bin (images.bin_key) and one split per bin
     label_events.py  labels and their history (LabelEvents)

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import sqlite_utils
 from sqlite_utils.utils import sqlite3
 
-from binaudit.core.migrations import MIGRATIONS
+from binaudit.core.store.migrations import MIGRATIONS
 
 BUSY_TIMEOUT_S = 30.0
 SQLITE_VERSION: str = sqlite3.sqlite_version

@@ -174,7 +174,7 @@ def _v3_bins(db: sqlite_utils.Database) -> None:
     Record keys come from the stored SKU items, so nothing is re-read; each multi-photo bin takes the
     split its key photo (smallest id) already had, the rest keep theirs. Labels are not touched.
     """
-    from binaudit.core.store.bins import fill_bins_from_items  # the store package imports this module
+    from binaudit.core.store.bins import fill_bins_from_items  # bins imports database, which imports this module
 
     conn = db.conn
     for column in ("record_key", "bin_key"):
