@@ -81,10 +81,7 @@ def atomic_folder(path: Path) -> Iterator[Path]:
 
 def audit_rows(store: Store, reviewed_only: bool = True) -> list[dict[str, Any]]:
     """One row per image: recorded and effective label, who decided and when, the active models' predictions."""
-    rows = store.query(
-        "SELECT image_id, split, status, recorded_count, effective_count, label_status, label_reason AS reason, "
-        "reviewed_by, reviewed_at FROM images"
-        + (" WHERE label_event_id IS NOT NULL" if reviewed_only else "") + " ORDER BY image_id")
+    rows = store.audit_label_rows(reviewed_only)
     for kind in MODEL_KINDS:
         model = store.active_model(kind)
         preds = {p["image_id"]: p for p in store.predictions(model["id"], [r["image_id"] for r in rows])} if model else {}
@@ -134,8 +131,7 @@ def corrected_record(original: dict[str, Any], image: dict[str, Any], event: L.L
 def export_corrected_metadata(store: Store, out: Path, progress: Optional[ProgressCallback] = None,
                               cancel: Optional[CancelCallback] = None) -> int:
     """Write corrected copies of the reviewed images' metadata files to out/metadata/ (originals untouched)."""
-    images = store.query("SELECT * FROM images WHERE label_event_id IS NOT NULL AND meta_path IS NOT NULL "
-                         "ORDER BY image_id")
+    images = store.reviewed_images_with_metadata()
     written = 0
     with atomic_folder(Path(out)) as tmp:
         (tmp / "metadata").mkdir()
@@ -159,7 +155,7 @@ def export_image_folders(store: Store, out: Path, link: str = "hardlink",
                          progress: Optional[ProgressCallback] = None, cancel: Optional[CancelCallback] = None) -> int:
     """Lay out trainable photos as out/<split>/<count>/<id>.jpg for other training tools."""
     labels = store.training_labels()
-    splits = {r["image_id"]: r["split"] for r in store.query("SELECT image_id, split FROM images")}
+    splits = store.image_splits()
     with atomic_folder(Path(out)) as tmp:
         for n, (image_id, path, count) in enumerate(labels, 1):
             check_cancel(cancel)

@@ -179,6 +179,10 @@ class ImageTables(StoreBase):
         with self._lock:
             return {r[0]: r[1] or r[0] for r in self.db.conn.execute("SELECT image_id, bin_key FROM images")}
 
+    def image_splits(self) -> dict[str, str]:
+        """image_id -> its split, for every image."""
+        return {r["image_id"]: r["split"] for r in self.query("SELECT image_id, split FROM images")}
+
     def import_fingerprints(self) -> dict[str, tuple[Any, ...]]:
         """image_id -> (image mtime_ns, image size, metadata mtime_ns, metadata size, path, metadata path)."""
         with self._lock:

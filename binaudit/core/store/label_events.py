@@ -93,6 +93,18 @@ class LabelEvents(StoreBase):
         with self._lock:
             return [(r[0], r[1], int(r[2])) for r in self.db.conn.execute(sql + " ORDER BY image_id", params)]
 
+    def audit_label_rows(self, reviewed_only: bool = True) -> list[dict[str, Any]]:
+        """Each image's split, status, recorded and effective count, label, who decided and when, in id order."""
+        return self.query(
+            "SELECT image_id, split, status, recorded_count, effective_count, label_status, label_reason AS reason, "
+            "reviewed_by, reviewed_at FROM images"
+            + (" WHERE label_event_id IS NOT NULL" if reviewed_only else "") + " ORDER BY image_id")
+
+    def reviewed_images_with_metadata(self) -> list[dict[str, Any]]:
+        """Whole image rows of the reviewed images that have a metadata file, in id order."""
+        return self.query("SELECT * FROM images WHERE label_event_id IS NOT NULL AND meta_path IS NOT NULL "
+                          "ORDER BY image_id")
+
     def label_snapshot(self) -> str:
         """A short identifier of the current effective labels: "<last event id>:<hash>"."""
         digest = hashlib.sha256()
