@@ -16,6 +16,7 @@ import pytest
 
 from binaudit.core.store import ReadOnlyStoreError, Store, StoreError
 from binaudit.core.workspace import network_filesystem_warning
+from tests.support import relabel_script
 
 IDS = [f"{i:05d}" for i in range(1, 41)]
 
@@ -29,7 +30,7 @@ def make_workspace(path: Path) -> Path:
 
 
 def start_script(db: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "binaudit.core.relabel_script", str(db), *args],
+    return subprocess.Popen([sys.executable, relabel_script.__file__, str(db), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
 
 

@@ -105,10 +105,6 @@ class ModelsAndRuns(StoreBase):
             r["probs"] = json.loads(r["probs"])
         return rows
 
-    def delete_predictions(self, model_id: int) -> None:
-        with self.write():
-            self.db.conn.execute("DELETE FROM predictions WHERE model_id = ?", [model_id])
-
     # ------------------------------------------------------------------ out-of-fold probabilities
     def write_oof(self, run_id: int, rows: Sequence[tuple[str, int, Sequence[float]]]) -> None:
         """Store out-of-fold probabilities (image_id, given label, probs) of a cross-validated run."""

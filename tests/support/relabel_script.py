@@ -2,7 +2,7 @@
 
 Used by the crash-safety and two-writer tests (and handy for soak runs):
 
-    python -m binaudit.core.relabel_script DB --user NAME --ids 00001,00002 --n 500 --seed 1 [--think-ms 2]
+    python tests/support/relabel_script.py DB --user NAME --ids 00001,00002 --n 500 --seed 1 [--think-ms 2]
 
 For each label it prints `begin <k>` before writing and `ack <k> <event id> <expected id>` only after the
 commit returned; a stale edit prints `stale <k> <image id>`, is re-read and applied again knowingly
@@ -21,6 +21,7 @@ from binaudit.core.store import Store
 
 
 def run(db: str, user: str, ids: list[str], n: int, seed: int, think_ms: float, start: int) -> int:
+    """Apply n random relabels to ids, printing begin/stale/ack lines; a stale edit is re-read and kept."""
     rng = random.Random(seed)
     with Store.open(db) as store:
         for k in range(start, start + n):
@@ -44,6 +45,7 @@ def run(db: str, user: str, ids: list[str], n: int, seed: int, think_ms: float, 
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run; any error is one `error ...` line and exit status 1."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("db")
     parser.add_argument("--user", default="script")
