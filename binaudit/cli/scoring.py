@@ -1,11 +1,13 @@
-"""Subcommands that need the ml or training layers; each imports its layer only when it runs."""
+"""`binaudit score`, `queue` and `train`: models at work on a workspace; ml and training load only when they run."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from binaudit.cli.workspace_args import add_db_option, open_store
 from binaudit.core.kinds import MODEL_KINDS
+from binaudit.core.progress import progress_bar
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -30,12 +32,11 @@ def _models_to_score(store, args: argparse.Namespace) -> list[int]:
 
 def cmd_score(args: argparse.Namespace) -> int:
     """Score every usable image with a model (or the active ones); already-scored images are skipped."""
-    from binaudit.cli import _open_store, progress_bar
     from binaudit.ml.device import DeviceUnavailable
     from binaudit.ml.modelfiles import ModelFileError
     from binaudit.ml.scoring import score_images
 
-    _, store = _open_store(args.db)
+    _, store = open_store(args.db)
     with store:
         failed = 0
         for model_id in _models_to_score(store, args):
@@ -62,10 +63,9 @@ def _cell(model, pos: int) -> str:
 
 def cmd_queue(args: argparse.Namespace) -> int:
     """Print the top of a review queue from the active models' stored predictions (as the app orders it)."""
-    from binaudit.cli import _open_store
     from binaudit.core.browse import BrowseFilter, BrowseIndex
 
-    _, store = _open_store(args.db)
+    _, store = open_store(args.db)
     with store:
         index = BrowseIndex.load(store)
     if not index.model_kinds():
@@ -85,9 +85,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add train, score, queue and models to the `binaudit` parser."""
-    from binaudit import model_commands
-
+    """Add train, score and queue to the `binaudit` parser."""
     # prefix_chars no argument uses: every word after "train", --help included, goes to python -m training
     p = sub.add_parser("train", add_help=False, prefix_chars="\x00",
                        help="train models: `binaudit train --help` (python -m training)")
@@ -95,7 +93,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("score", help="score every image with a model and store the predictions")
-    p.add_argument("--db", help="workspace folder or database (default: the demo workspace)")
+    add_db_option(p)
     which = p.add_mutually_exclusive_group()
     which.add_argument("--model", type=int, help="model id (see `binaudit info`)")
     which.add_argument("--active", action="store_true", help="the active model(s) (the default)")
@@ -107,12 +105,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("queue", help="print the top of the review queue from stored predictions")
-    p.add_argument("--db", help="workspace folder or database (default: the demo workspace)")
+    add_db_option(p)
     p.add_argument("--top", type=int, default=20)
     p.add_argument("--by", choices=("mismatch", "label-issue"), default="mismatch")
     p.add_argument("--all", action="store_true", help="include images already reviewed")
     p.set_defaults(func=cmd_queue)
-
-    model_commands.register(sub)
 
 

@@ -10,11 +10,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional
 
+from binaudit.cli.tables import format_table
+from binaudit.cli.workspace_args import add_db_option, add_db_option_after_action, db_hint, open_store
 from binaudit.core.formatting import fmt_num, fmt_pct
 
-TABLE = (("id", ">4"), ("kind", "<6"), ("architecture", "<12"), ("classes", "<8"), ("active", "<6"),
-         ("accuracy", ">8"), ("RMSE", ">6"), ("on", "<5"), ("scored", ">6"), ("created", "<16"), ("run", ">4"),
-         ("name", ""))
+MODEL_COLUMNS = (("id", ">"), ("kind", "<"), ("architecture", "<"), ("classes", "<"), ("active", "<"),
+                 ("accuracy", ">"), ("RMSE", ">"), ("on", "<"), ("scored", ">"), ("created", "<"), ("run", ">"),
+                 ("name", "<"))
 
 
 def _classes(classes: Any) -> str:
@@ -49,43 +51,33 @@ def model_row(model: dict[str, Any], scored: int) -> list[str]:
             _created(model.get("created_at")), str(model.get("run_id") or "-"), str(model.get("name") or "")]
 
 
-def format_table(rows: list[list[str]]) -> str:
-    """Rows under the TABLE header, each column as wide as its widest cell."""
-    header = [title for title, _ in TABLE]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = []
-    for cells in [header, *rows]:
-        parts = [f"{c:{align[0] if align else '<'}{w}}" for c, (_, align), w in zip(cells, TABLE, widths)]
-        lines.append("  ".join(parts).rstrip())
-    return "\n".join(lines)
-
-
-def _db_hint(args: argparse.Namespace) -> str:
-    return f" --db {args.db}" if args.db else ""
+def models_table(store: Any) -> str:
+    """Every registered model as a table (shared with `binaudit info`); '' when there is none."""
+    models = store.list_models()
+    if not models:
+        return ""
+    return format_table(MODEL_COLUMNS, [model_row(m, len(store.scored_image_ids(int(m["id"])))) for m in models])
 
 
 def cmd_models(args: argparse.Namespace) -> int:
     """List every registered model with its key metrics."""
-    from binaudit.cli import _open_store
-
-    workspace, store = _open_store(args.db)
+    workspace, store = open_store(args.db)
     with store:
-        models = store.list_models()
-        rows = [model_row(m, len(store.scored_image_ids(int(m["id"])))) for m in models]
-    if not models:
+        table = models_table(store)
+    if not table:
         print(f"no models in {workspace.db_path}; train one (`binaudit train svm --db ...`) "
-              f"or import one (`binaudit models import FILE{_db_hint(args)}`)")
+              f"or import one (`binaudit models import FILE{db_hint(args)}`)")
         return 0
     print(f"models in {workspace.db_path} (accuracy and RMSE: on the split named under on; "
           f"scored: images with stored predictions)")
-    print(format_table(rows))
+    print(table)
     return 0
 
 
 def _model_or_exit(store: Any, model_id: int, args: argparse.Namespace) -> dict[str, Any]:
     record = store.get_model(model_id)
     if record is None:
-        raise SystemExit(f"binaudit: no model {model_id} in this workspace (see `binaudit models{_db_hint(args)}`)")
+        raise SystemExit(f"binaudit: no model {model_id} in this workspace (see `binaudit models{db_hint(args)}`)")
     return record
 
 
@@ -115,14 +107,12 @@ def _score_hint(store: Any, model_id: int, args: argparse.Namespace) -> Optional
     if scored >= total:
         return None
     return (f"it has predictions for {scored} of {total} images; "
-            f"run `binaudit score --model {model_id}{_db_hint(args)}` before `binaudit queue`")
+            f"run `binaudit score --model {model_id}{db_hint(args)}` before `binaudit queue`")
 
 
 def cmd_activate(args: argparse.Namespace) -> int:
     """Make a model the active one of its kind."""
-    from binaudit.cli import _open_store
-
-    _, store = _open_store(args.db)
+    _, store = open_store(args.db)
     with store:
         _model_or_exit(store, args.id, args)
         from binaudit.ml.modelfiles import (
@@ -141,12 +131,10 @@ def cmd_activate(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write one model (weights + manifest) to a single zip file."""
-    from binaudit.cli import _open_store
-
     out = Path(args.file)
     if out.exists() and not args.force:
         raise SystemExit(f"binaudit: {out} already exists; choose another name or add --force")
-    _, store = _open_store(args.db)
+    _, store = open_store(args.db)
     with store:
         record = _model_or_exit(store, args.id, args)
         from binaudit.ml.modelfiles import (
@@ -165,11 +153,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Register a model from an export file in this workspace (checked as the registry checks its own)."""
-    from binaudit.cli import _open_store
     from binaudit.ml.modelfiles import ModelFileError
     from binaudit.ml.modelpack import import_model
 
-    workspace, store = _open_store(args.db)
+    workspace, store = open_store(args.db)
     with store:
         try:
             result = import_model(store, workspace.models_dir, Path(args.file))
@@ -189,38 +176,32 @@ def cmd_import(args: argparse.Namespace) -> int:
     if hint:
         print(hint)
     elif not args.activate:
-        print(f"activate it with `binaudit models activate {result.model_id}{_db_hint(args)}`")
+        print(f"activate it with `binaudit models activate {result.model_id}{db_hint(args)}`")
     return 0
-
-
-def _db_argument(parser: argparse.ArgumentParser) -> None:
-    """--db after the action too; SUPPRESS keeps a --db given before the action."""
-    parser.add_argument("--db", default=argparse.SUPPRESS,
-                        help="workspace folder or database (default: the demo workspace)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `binaudit models [activate|export|import]` to the `binaudit` parser."""
     p = sub.add_parser("models", help="list models; activate, export or import one",
                        description="With no action: list the registered models.")
-    p.add_argument("--db", help="workspace folder or database (default: the demo workspace)")
+    add_db_option(p)
     p.set_defaults(func=cmd_models)
     actions = p.add_subparsers(dest="models_action", metavar="{activate,export,import}")
 
     a = actions.add_parser("activate", help="make a model the active one of its kind")
     a.add_argument("id", type=int, help="model id (see `binaudit models`)")
-    _db_argument(a)
+    add_db_option_after_action(a)
     a.set_defaults(func=cmd_activate)
 
     a = actions.add_parser("export", help="write a model and its manifest to one portable zip file")
     a.add_argument("id", type=int, help="model id (see `binaudit models`)")
     a.add_argument("file", help="the file to write, e.g. svm.binaudit-model.zip")
     a.add_argument("--force", action="store_true", help="replace FILE if it exists")
-    _db_argument(a)
+    add_db_option_after_action(a)
     a.set_defaults(func=cmd_export)
 
     a = actions.add_parser("import", help="register a model exported from another workspace")
     a.add_argument("file", help="a file written by `binaudit models export`")
     a.add_argument("--activate", action="store_true", help="also make it the active model of its kind")
-    _db_argument(a)
+    add_db_option_after_action(a)
     a.set_defaults(func=cmd_import)

@@ -1,0 +1,141 @@
+"""`binaudit import`, `synth`, `download-abid`, `export` and `info`: datasets into and out of a workspace (no torch)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from binaudit.cli.tables import format_table
+from binaudit.cli.workspace_args import add_db_option, open_store
+from binaudit.core.progress import progress_bar
+from binaudit.core.workspace import Workspace, default_workspace_for_dataset
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Import a dataset folder into its workspace (the one --db names, else one of its own)."""
+    from binaudit.core.importer import import_dataset
+    from binaudit.core.splits import parse_ratios
+    from binaudit.core.store import Store
+
+    dataset = Path(args.dir)
+    if not dataset.is_dir():
+        raise SystemExit(f"binaudit: {dataset} is not a folder")
+    workspace = Workspace.at(args.db) if args.db else default_workspace_for_dataset(dataset)
+    workspace.ensure()
+    with Store.open(workspace.db_path) as store, progress_bar(f"import {dataset.name}", "files") as bar:
+        summary = import_dataset(store, dataset, ratios=parse_ratios(args.split), progress=bar,
+                                 workers=args.workers)
+    print(f"{summary.describe()}\nworkspace: {workspace.db_path}")
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    """Write a synthetic dataset in ABID layout."""
+    from binaudit.core.synth import generate_dataset
+
+    with progress_bar("synthesise bins", "img") as bar:
+        summary = generate_dataset(Path(args.out), args.n, seed=args.seed, mismatch_rate=args.mismatch_rate,
+                                   max_count=args.max_count, image_scale=args.scale, progress=bar)
+    print(f"wrote {summary.n} bins to {summary.out} ({summary.n_mismatched} with a wrong recorded count; "
+          f"truth in {Path(summary.out) / 'truth.json'})")
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    """Fetch a slice of the real dataset; exit status 1 when some files failed."""
+    from binaudit.core.download import DownloadError, download_abid
+
+    try:
+        with progress_bar("download ABID", "files") as bar:
+            summary = download_abid(Path(args.dest), args.limit, endpoint_url=args.endpoint_url,
+                                    start_after=args.start_after, progress=bar)
+    except DownloadError as exc:
+        raise SystemExit(f"binaudit: {exc}")
+    print(f"downloaded {summary.downloaded} files, skipped {summary.skipped} already verified, "
+          f"{len(summary.failed)} failed")
+    for key, why in summary.failed[:20]:
+        print(f"  {key}: {why}")
+    return 0 if not summary.failed else 1
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export audit results, corrected metadata or one image folder per count."""
+    from binaudit.core import export
+
+    _, store = open_store(args.db)
+    out = Path(args.out)
+    try:
+        with store, progress_bar(f"export {args.what}", "img") as bar:
+            if args.what == "results":
+                n = export.export_audit_results(store, out, fmt=args.format, reviewed_only=not args.all)
+            elif args.what == "metadata":
+                n = export.export_corrected_metadata(store, out, progress=bar)
+            else:
+                n = export.export_image_folders(store, out, link=args.link, progress=bar)
+    except export.ExportError as exc:
+        raise SystemExit(f"binaudit: {exc}")
+    print(f"exported {n} images to {out}")
+    return 0
+
+
+def images_table(status_counts: dict[str, int], label_events: int) -> str:
+    """Images per import status, their total and the number of label events, as a table."""
+    rows = [[status.replace("_", " "), str(n)] for status, n in sorted(status_counts.items())]
+    rows += [["all images", str(sum(status_counts.values()))], ["label events", str(label_events)]]
+    return format_table((("images", "<"), ("count", ">")), rows)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """Summarise a workspace: images by status, label events and the registered models."""
+    from binaudit.cli.models import models_table
+    from binaudit.core.store import SQLITE_VERSION
+
+    workspace, store = open_store(args.db)
+    with store:
+        images = images_table(store.status_counts(), store.event_count())
+        models = models_table(store)
+    print(f"workspace {workspace.db_path} (SQLite {SQLITE_VERSION})\n")
+    print(images)
+    print("\nmodels (accuracy and RMSE: on the split named under on; scored: images with stored predictions)")
+    print(models or "none yet: `binaudit train ...` or `binaudit models import FILE`")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add import, synth, download-abid, export and info to the `binaudit` parser."""
+    p = sub.add_parser("import", help="import an ABID-layout or flat dataset folder into a workspace")
+    p.add_argument("dir")
+    add_db_option(p, help="workspace folder or database file (default: one per dataset in the data dir)")
+    p.add_argument("--split", default="70/20/10", help="train/val/test ratios (default 70/20/10)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes reading and checking files (default: one per core, at most 4)")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("synth", help="write a synthetic dataset in ABID layout (the embedded default)")
+    p.add_argument("out")
+    p.add_argument("--n", type=int, default=500)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mismatch-rate", type=float, default=0.1)
+    p.add_argument("--max-count", type=int, default=8)
+    p.add_argument("--scale", type=float, default=1.0, help="photo size relative to real ABID photos")
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("download-abid", help="fetch a slice of the real dataset from its public bucket")
+    p.add_argument("dest")
+    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--start-after", default=None, help="resume the listing after this metadata key")
+    p.add_argument("--endpoint-url", default=None, help="S3 endpoint (default: AWS)")
+    p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("export", help="export audit results, corrected metadata or an image folder per count")
+    p.add_argument("what", choices=["results", "metadata", "folders"])
+    p.add_argument("out", help="file (results: .csv or .json) or folder (metadata, folders)")
+    add_db_option(p)
+    p.add_argument("--format", choices=["csv", "json"], help="results format (default: from the suffix)")
+    p.add_argument("--all", action="store_true", help="results for every image, not only reviewed ones")
+    p.add_argument("--link", choices=["hardlink", "symlink", "copy"], default="hardlink")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("info", help="summarise a workspace")
+    add_db_option(p)
+    p.set_defaults(func=cmd_info)
