@@ -1,8 +1,9 @@
 """The browser's columns for every image, held as numpy arrays: filter and sort 536,000 rows in milliseconds.
 
-Qt-free. `BrowseIndex.load(store)` reads the images table joined with the active ResNet and SVM
-predictions in one ordered pass; `select(filter, sort)` answers with an array of row positions;
-`refresh(store, ids)` re-reads the label columns of a few images after a relabel.
+Qt-free and SQL-free. `BrowseIndex.load(store)` takes the Store's browse snapshot (images and the
+active ResNet and SVM predictions, read in one transaction by store/browse_columns.py);
+`select(filter, sort)` answers with an array of row positions; `refresh(store, ids)` re-reads
+the label columns of a few images after a relabel.
 
 Positions are indexes into the id-sorted arrays (SQLite's BINARY order of image_id, which is
 also the byte order numpy uses for the `ids` array, so ids are found with searchsorted).
@@ -19,13 +20,14 @@ import numpy as np
 from binaudit.core import abid
 from binaudit.core import labels as L
 from binaudit.core.kinds import MODEL_KINDS
+from binaudit.core.store.browse_columns import CategoryCodes, ImageColumns, PredictionColumns
 
 LABEL_STATUSES = (L.RECORDED, L.CONFIRMED, L.CORRECTED, L.UNCOUNTABLE, L.EXCLUDED, L.RESET)
 IMAGE_STATUSES = abid.STATUSES
 # Larger than any model's expected |count - recorded| (at most the number of classes).
 INCONSISTENT_BONUS = 100.0
 SPLITS = ("train", "val", "test")
-CHUNK = 50_000
+CODES = CategoryCodes(LABEL_STATUSES, IMAGE_STATUSES, SPLITS)  # how the Store codes the category columns
 
 # Sort keys understood by select(); each maps to one or two arrays (see _sort_key).
 SORT_KEYS = ("id", "recorded", "label", "resnet", "resnet_conf", "svm", "svm_conf", "mismatch", "issue",
@@ -96,11 +98,6 @@ def _float_order(values: np.ndarray, descending: bool) -> np.ndarray:
     return (key & np.uint64(0xFFFFFFFF)).astype(np.int64)
 
 
-def _case(column: str, values: Sequence[str], default: int) -> str:
-    whens = " ".join(f"WHEN '{v}' THEN {i}" for i, v in enumerate(values))
-    return f"CASE {column} {whens} ELSE {default} END"
-
-
 @dataclass
 class BrowseIndex:
     """Browse columns of all images; see the module docstring."""
@@ -115,6 +112,7 @@ class BrowseIndex:
     reviewed_by: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     reviewed_at: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
     label_reason: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
+    sku_sum: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # SKU quantities of contradicting records
     users: list[Optional[str]] = field(default_factory=lambda: [None])
     models: dict[str, ModelColumns] = field(default_factory=dict)
     _sort_cache: dict[tuple[str, bool], np.ndarray] = field(default_factory=dict, repr=False)
@@ -124,114 +122,52 @@ class BrowseIndex:
     @classmethod
     def load(cls, store: Any, progress: Optional[Callable[[int, int], None]] = None,
              cancel: Optional[Callable[[], bool]] = None) -> "BrowseIndex":
-        """Read every image's browse columns (and the active models' predictions) in one consistent snapshot.
+        """Every image's browse columns and the active models' predictions, from one Store snapshot.
 
-        Rows are read in id order in chunks, each chunk as a few group_concat strings of packed integers
-        that numpy parses in C: Python never builds a row object per image, so 536,000 rows load in
-        well under a second. Pass a store connection that no other thread uses (e.g. a read-only Store).
+        Pass a store whose connection no other thread uses (e.g. a read-only Store): the read holds it.
         """
+        snapshot = store.browse_snapshot(MODEL_KINDS, CODES, progress, cancel)
         index = cls()
-        conn = store.db.conn
-        conn.execute("BEGIN")  # one read snapshot for images and predictions
-        try:
-            active = {kind: store.active_model(kind) for kind in MODEL_KINDS}
-            n = int(conn.execute("SELECT count(*) FROM images").fetchone()[0])
-            index._allocate(n, active)
-            done = index._load_images(conn, n, progress, cancel)
-            if done != n:
-                index._truncate(done)
-            index._load_labelled(conn)
-            for kind, model in active.items():
-                if model is not None:
-                    index._load_predictions(conn, kind, int(model["id"]))
-        finally:
-            conn.execute("COMMIT")
+        index._allocate(snapshot.images, snapshot.active)
+        index._add_labelled(snapshot.labelled)
+        index._add_contradictions(*snapshot.contradictions)
+        for kind, columns in snapshot.predictions.items():
+            index._add_predictions(kind, columns)
         return index
 
-    def _load_images(self, conn: Any, n: int, progress: Optional[Callable[[int, int], None]],
-                     cancel: Optional[Callable[[], bool]]) -> int:
-        packed = (
-            f"(coalesce(recorded_count, -1) + 1) + ((coalesce(effective_count, -1) + 1) << 20) + "
-            f"({_case('label_status', LABEL_STATUSES, 0)} << 40) + ({_case('status', IMAGE_STATUSES, 0)} << 44) + "
-            f"(({_case('split', SPLITS, -1)} + 1) << 48)"
-        )
-        sql = (f"SELECT group_concat(image_id, char(31)), group_concat(packed, ','), "
-               f"group_concat(event, ','), count(*), max(image_id) FROM "
-               f"(SELECT image_id, {packed} AS packed, coalesce(label_event_id, 0) AS event FROM images "
-               f"WHERE image_id > ? ORDER BY image_id LIMIT {CHUNK})")
-        done, last = 0, ""
-        while done < n:
-            if cancel is not None and cancel():
-                raise InterruptedError("loading the browser was cancelled")
-            ids_text, packed_text, events_text, count, last_id = conn.execute(sql, [last]).fetchone()
-            if not count:
-                break
-            ids = ids_text.encode("utf-8").split(b"\x1f")
-            if len(ids) != count:  # an id containing the separator: read this chunk row by row
-                ids = [r[0].encode("utf-8") for r in conn.execute(
-                    f"SELECT image_id FROM images WHERE image_id > ? ORDER BY image_id LIMIT {CHUNK}", [last])]
-            count = min(count, n - done)
-            values = np.fromstring(packed_text, sep=",", dtype=np.int64)[:count]
-            stop = done + count
-            id_array = np.array(ids[:count], dtype="S")
-            if id_array.dtype.itemsize > self.ids.dtype.itemsize:
-                self.ids = self.ids.astype(id_array.dtype)
-            self.ids[done:stop] = id_array
-            self.recorded[done:stop] = (values & 0xFFFFF) - 1
-            self.effective[done:stop] = ((values >> 20) & 0xFFFFF) - 1
-            self.label_status[done:stop] = (values >> 40) & 0xF
-            self.status[done:stop] = (values >> 44) & 0xF
-            self.split[done:stop] = ((values >> 48) & 0xF) - 1
-            self.event_id[done:stop] = np.fromstring(events_text, sep=",", dtype=np.int64)[:count]
-            done, last = stop, last_id
-            if progress is not None:
-                progress(done, n)
-        return done
-
-    def _load_labelled(self, conn: Any) -> None:
-        """Reviewer, time and reason of the images that have label events (usually few)."""
-        rows = conn.execute("SELECT image_id, reviewed_by, reviewed_at, label_reason FROM images "
-                            "WHERE label_event_id IS NOT NULL").fetchall()
+    def _add_labelled(self, rows: Sequence[tuple[str, Optional[str], Optional[str], Optional[str]]]) -> None:
+        """Reviewer, time and reason of the images that have label events."""
         if not rows:
             return
         pos = self._positions_of([r[0] for r in rows])
+        for p, r in zip(pos.tolist(), rows):
+            if p >= 0:
+                self.reviewed_by[p] = self._user_code(r[1])
+                self.reviewed_at[p] = r[2]
+                self.label_reason[p] = r[3]
+
+    def _add_contradictions(self, ids: np.ndarray, sku_sums: np.ndarray) -> None:
+        """The metadata rule's rows: records whose SKU quantities do not add up to their recorded count."""
+        pos = self._positions_of(ids)
         ok = pos >= 0
-        for p, r in zip(pos[ok], [r for r, good in zip(rows, ok) if good]):
-            self.reviewed_by[p] = self._user_code(r[1])
-            self.reviewed_at[p] = r[2]
-            self.label_reason[p] = r[3]
+        self.sku_sum[pos[ok]] = sku_sums[ok]
 
-    def _load_predictions(self, conn: Any, kind: str, model_id: int) -> None:
-        q = "coalesce(CAST(round({0} * 1000000) AS INTEGER), -999999999999)"
-        sql = (f"SELECT group_concat(image_id, char(31)), group_concat(predicted, ','), "
-               f"group_concat({q.format('confidence')}, ','), group_concat({q.format('mismatch')}, ','), "
-               f"group_concat({q.format('label_issue')}, ','), count(*) FROM predictions WHERE model_id = ?")
-        ids_text, *columns, count = conn.execute(sql, [model_id]).fetchone()
-        if not count:
+    def _add_predictions(self, kind: str, columns: PredictionColumns) -> None:
+        """One active model's stored predictions, placed at their images' rows."""
+        if columns.ids.size == 0:
             return
-        ids = ids_text.encode("utf-8").split(b"\x1f")
-        if len(ids) != count:
-            ids = [r[0].encode("utf-8") for r in conn.execute(
-                "SELECT image_id FROM predictions WHERE model_id = ?", [model_id])]
-        values = np.stack([np.fromstring(c, sep=",", dtype=np.int64)[:count] for c in columns], axis=1)
-        keys = np.array(ids, dtype="S")
-        if keys.shape == self.ids.shape and np.array_equal(keys, self.ids):
+        if columns.ids.shape == self.ids.shape and np.array_equal(columns.ids, self.ids):
             pos = np.arange(len(self), dtype=np.int64)  # every image scored: rows line up
+            keep = slice(None)
         else:
-            pos = self._positions_of(keys)
-            ok = pos >= 0
-            pos, values = pos[ok], values[ok]
+            pos = self._positions_of(columns.ids)
+            keep = pos >= 0
+            pos = pos[keep]
         m = self.models[kind]
-        m.predicted[pos] = values[:, 0]
-
-        def scaled(col: np.ndarray) -> np.ndarray:
-            out = col.astype(np.float64) / 1e6
-            out[col == -999999999999] = np.nan
-            return out.astype(np.float32)
-
-        m.confidence[pos] = scaled(values[:, 1])
-        m.mismatch[pos] = scaled(values[:, 2])
-        m.label_issue[pos] = scaled(values[:, 3])
+        m.predicted[pos] = columns.predicted[keep]
+        m.confidence[pos] = columns.confidence[keep]
+        m.mismatch[pos] = columns.mismatch[keep]
+        m.label_issue[pos] = columns.label_issue[keep]
 
     def _positions_of(self, ids: Sequence[Any]) -> np.ndarray:
         """Positions of ids (str or UTF-8 bytes), -1 where unknown."""
@@ -244,17 +180,16 @@ class BrowseIndex:
         pos = np.minimum(np.searchsorted(self.ids, keys), len(self) - 1)
         return np.where(self.ids[pos] == keys, pos, -1).astype(np.int64)
 
-    def _allocate(self, n: int, active: dict[str, Optional[dict[str, Any]]]) -> None:
-        self.ids = np.zeros(n, dtype="S1")
-        self.recorded = np.full(n, -1, np.int32)
-        self.effective = np.full(n, -1, np.int32)
-        self.label_status = np.zeros(n, np.int8)
-        self.status = np.zeros(n, np.int8)
-        self.split = np.full(n, -1, np.int8)
-        self.event_id = np.zeros(n, np.int64)
+    def _allocate(self, images: ImageColumns, active: dict[str, Optional[dict[str, Any]]]) -> None:
+        """Take the image columns; empty label-detail, rule and model columns to fill."""
+        n = int(images.ids.shape[0])
+        self.ids, self.recorded, self.effective = images.ids, images.recorded, images.effective
+        self.label_status, self.status, self.split = images.label_status, images.status, images.split
+        self.event_id = images.event_id
         self.reviewed_by = np.zeros(n, np.int32)
         self.reviewed_at = np.full(n, None, object)
         self.label_reason = np.full(n, None, object)
+        self.sku_sum = np.full(n, -1, np.int32)
         self.models = {}
         for kind in MODEL_KINDS:
             model = active.get(kind)
@@ -265,14 +200,6 @@ class BrowseIndex:
                 predicted=np.full(n, -1, np.int16), confidence=np.full(n, np.nan, np.float32),
                 mismatch=np.full(n, np.nan, np.float32), label_issue=np.full(n, np.nan, np.float32))
         self._sort_cache.clear()
-
-    def _truncate(self, n: int) -> None:
-        for name in ("ids", "recorded", "effective", "label_status", "status", "split", "event_id",
-                     "reviewed_by", "reviewed_at", "label_reason"):
-            setattr(self, name, getattr(self, name)[:n])
-        for m in self.models.values():
-            for name in ("predicted", "confidence", "mismatch", "label_issue"):
-                setattr(m, name, getattr(m, name)[:n])
 
     def _user_code(self, user: Optional[str]) -> int:
         code = self._user_codes.get(user)
@@ -509,14 +436,8 @@ class BrowseIndex:
         wanted = list(dict.fromkeys(image_ids))
         if not wanted:
             return np.zeros(0, np.int64)
-        rows: list[dict[str, Any]] = []
-        for start in range(0, len(wanted), 900):
-            chunk = wanted[start:start + 900]
-            rows += store.query(
-                "SELECT image_id, effective_count, label_status, label_event_id, reviewed_by, reviewed_at, "
-                f"label_reason FROM images WHERE image_id IN ({','.join('?' * len(chunk))})", chunk)
         changed = []
-        for r in rows:
+        for r in store.label_rows(wanted):
             pos = self.position(r["image_id"])
             if pos is None:
                 continue

@@ -9,8 +9,10 @@ are a cache of each image's latest event, written in the same transaction as the
     bins.py          which photos show one bin (images.bin_key) and one split per bin
     label_events.py  labels and their history (LabelEvents)
     models.py        models, predictions, out-of-fold probabilities, runs (ModelsAndRuns)
+    browse_columns.py  the browser's columns of every image, read for numpy in one snapshot (BrowseColumns)
 """
 
+from binaudit.core.store.browse_columns import BrowseColumns
 from binaudit.core.store.database import (BUSY_TIMEOUT_S, SQLITE_VERSION, ReadOnlyStoreError, StoreBase, StoreError,
                                           utc_now)
 from binaudit.core.store.images import ImageTables, ImportedImage, ImportedItem, search_text, write_import_stage
@@ -18,7 +20,7 @@ from binaudit.core.store.label_events import NO_CHECK, LabelEvents
 from binaudit.core.store.models import ModelsAndRuns, PredictionRow
 
 
-class Store(ImageTables, LabelEvents, ModelsAndRuns):
+class Store(ImageTables, LabelEvents, BrowseColumns, ModelsAndRuns):
     """A workspace database. Thread-safe: one connection guarded by a lock."""
 
 
