@@ -1,6 +1,6 @@
-"""A cache of squash-resized uint8 images per input size, so training epochs are not bound by JPEG decoding.
+"""A cache of resized uint8 images per input size, so training epochs are not bound by JPEG decoding.
 
-Layout: CACHE_ROOT/<S>px/images.u8 (raw rows of 3*S*S bytes, CHW, append-only) and index.json
+Layout: CACHE_ROOT/<S>px/images.u8 (squash; <S>px-letterbox/ for letterboxed photos) (raw rows of 3*S*S bytes, CHW, append-only) and index.json
 ({image_id: [row, mtime_ns, path]}). An image is re-decoded when its file's mtime or path changes.
 A file lock makes concurrent runs (DDP ranks, two trainings) share one cache safely.
 """
@@ -18,19 +18,16 @@ from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 from torch.utils.data import DataLoader, Dataset
-from torchvision.transforms import v2
 
-from binaudit.ml.preprocess import ImageDecodeError, decode_image
+from binaudit.ml.preprocess import ImageDecodeError, decode_image, resize_uint8
 
 log = logging.getLogger("training")
 SAVE_EVERY = 2000
 
 
-def resize_to_uint8(path: str, size: int) -> np.ndarray:
-    """Decode and squash-resize one photo exactly as eval_transform does, kept as uint8 (3, S, S)."""
-    image = decode_image(path)
-    resized = v2.Resize((size, size), antialias=True)(image)
-    return v2.PILToTensor()(resized).numpy()
+def resize_to_uint8(path: str, size: int, letterbox: bool = False) -> np.ndarray:
+    """Decode and resize one photo exactly as eval_transform does (squash or letterbox), kept as uint8 (3, S, S)."""
+    return resize_uint8(decode_image(path), size, letterbox)
 
 
 class DecodeEach(Dataset):
@@ -57,9 +54,10 @@ def _first(batch: list) -> tuple:
 class ImageCache:
     """Resized images of one input size in a workspace's cache folder."""
 
-    def __init__(self, root: Path, size: int):
-        self.dir = Path(root) / f"{int(size)}px"
+    def __init__(self, root: Path, size: int, letterbox: bool = False):
+        self.dir = Path(root) / (f"{int(size)}px-letterbox" if letterbox else f"{int(size)}px")
         self.size = int(size)
+        self.letterbox = bool(letterbox)
         self.row_bytes = 3 * self.size * self.size
         self.rows = 0
         self._array: Optional[np.memmap] = None
@@ -143,7 +141,8 @@ class ImageCache:
         with open(self.data_path, "ab") as fh:
             fh.truncate(size_now)  # drop rows written after the last saved index (an interrupted build)
             fh.seek(size_now)
-            decode = DecodeEach([t[1] for t in todo], partial(resize_to_uint8, size=self.size))
+            decode = DecodeEach([t[1] for t in todo], partial(resize_to_uint8, size=self.size,
+                                                                    letterbox=self.letterbox))
             loader = DataLoader(decode, batch_size=1, num_workers=workers, collate_fn=_first)
             for done, (k, image, error) in enumerate(loader, start=1):
                 image_id, path, mtime = todo[k]

@@ -18,7 +18,7 @@ from torch.utils.data import Dataset, DistributedSampler, Sampler
 
 from binaudit.core.splits import SPLITS, parse_ratios, split_chooser
 from binaudit.core.store import Store
-from binaudit.ml.preprocess import IMAGENET_MEAN, IMAGENET_STD
+from binaudit.ml.preprocess import IMAGENET_MEAN, IMAGENET_STD, color_jitter
 
 from .cache import ImageCache
 from .stream import TrainingFailed
@@ -88,14 +88,16 @@ def check_trainable(sets: dict[str, LabelSet], num_classes: int) -> None:
 
 
 class CachedImages(Dataset):
-    """Rows of an ImageCache with labels; random horizontal flip chosen from (seed, epoch, index)."""
+    """Rows of an ImageCache with labels; random horizontal flip and colour jitter (binaudit.ml.preprocess.
+    color_jitter, strength `jitter`) drawn from (seed, epoch, index), so a resumed epoch sees the same images."""
 
     def __init__(self, cache: ImageCache, rows: np.ndarray, labels: np.ndarray, hflip: bool = False,
-                 seed: int = 0):
+                 seed: int = 0, jitter: float = 0.0):
         self.cache = cache
         self.rows = np.asarray(rows, dtype=np.int64)
         self.labels = np.asarray(labels, dtype=np.int64)
         self.hflip = hflip
+        self.jitter = float(jitter)
         self.seed = seed
         self.epoch = 0
 
@@ -109,7 +111,10 @@ class CachedImages(Dataset):
         image = self.cache.array()[self.rows[index]]
         if self.hflip and np.random.default_rng((self.seed, self.epoch, index)).random() < 0.5:
             image = image[:, :, ::-1]
-        return torch.from_numpy(np.array(image, copy=True)), int(self.labels[index])
+        tensor = torch.from_numpy(np.array(image, copy=True))
+        if self.jitter > 0:
+            tensor = color_jitter(tensor, self.jitter, np.random.default_rng((self.seed, self.epoch, index, 1)))
+        return tensor, int(self.labels[index])
 
 
 _MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
@@ -155,15 +160,17 @@ class ShardSampler(Sampler[int]):
 
 
 def build_dataset(cache: ImageCache, labels: LabelSet, paths_rows: dict[str, int], hflip: bool,
-                  seed: int) -> CachedImages:
+                  seed: int, jitter: float = 0.0) -> CachedImages:
     rows = np.array([paths_rows[i] for i in labels.ids], dtype=np.int64)
-    return CachedImages(cache, rows, labels.labels, hflip=hflip, seed=seed)
+    return CachedImages(cache, rows, labels.labels, hflip=hflip, seed=seed, jitter=jitter)
 
 
 def prepare_datasets(sets: dict[str, LabelSet], cache_root: Path, input_size: int, hflip: bool, seed: int,
-                     workers: int = 0, skip_bad: bool = False, progress=None) -> dict[str, CachedImages]:
-    """Make sure every image is in the cache at input_size, then one dataset per split (train flips)."""
-    cache = ImageCache(cache_root, input_size)
+                     workers: int = 0, skip_bad: bool = False, progress=None, letterbox: bool = False,
+                     jitter: float = 0.0) -> dict[str, CachedImages]:
+    """Make sure every image is in the cache at input_size (squashed or letterboxed), then one dataset per
+    split (train flips and jitters)."""
+    cache = ImageCache(cache_root, input_size, letterbox=letterbox)
     wanted = [(i, p) for s in sets.values() for i, p in zip(s.ids, s.paths)]
     rows, bad = cache.ensure(wanted, workers=workers, progress=progress)
     if bad and not skip_bad:
@@ -174,7 +181,8 @@ def prepare_datasets(sets: dict[str, LabelSet], cache_root: Path, input_size: in
     for name, s in sets.items():
         keep = [k for k, i in enumerate(s.ids) if i in rows]
         kept = LabelSet([s.ids[k] for k in keep], [s.paths[k] for k in keep], s.labels[keep])
-        out[name] = build_dataset(cache, kept, rows, hflip=(hflip and name == "train"), seed=seed)
+        train = name == "train"
+        out[name] = build_dataset(cache, kept, rows, hflip=hflip and train, seed=seed, jitter=jitter if train else 0.0)
     return out
 
 

@@ -67,3 +67,12 @@ def broadcast_object(value: object, info: DistInfo) -> object:
     box = [value]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def all_gather_object(value: object, info: DistInfo) -> list:
+    """Every rank's value, in rank order, on every rank (a rank's share of the validation probabilities)."""
+    if not info.enabled:
+        return [value]
+    out: list = [None] * info.world
+    dist.all_gather_object(out, value)
+    return out

@@ -9,12 +9,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from binaudit.core.calibration import apply_temperature, calibration_bins, ece_from_bins
 from binaudit.core.metrics import confusion_matrix, metrics_from_confusion
 from binaudit.ml.device import autocast_context, prepare_batch
+from binaudit.ml.heads import predicted_class, probabilities
 from binaudit.ml.preprocess import tta_views
 
 from .data import normalize_batch
 from .distributed import DistInfo, all_reduce_sum, any_rank
+from .metrics import PUBLISHED_TOP, published_range
 
 BatchCallback = Callable[[int, int, float], None]
 
@@ -23,7 +26,8 @@ def train_one_epoch(model: nn.Module, loader: torch.utils.data.DataLoader, optim
                     scheduler: Optional[torch.optim.lr_scheduler.LRScheduler], device: torch.device,
                     criterion: nn.Module, dist_info: DistInfo = DistInfo(), start_batch: int = 0,
                     totals: Optional[dict[str, float]] = None, on_batch: Optional[BatchCallback] = None,
-                    should_stop: Callable[[], bool] = lambda: False, max_batches: int = 0) -> dict[str, Any]:
+                    should_stop: Callable[[], bool] = lambda: False, max_batches: int = 0,
+                    head: str = "softmax") -> dict[str, Any]:
     """One pass over loader; the scheduler steps every batch. Stops early (stopped=True) when asked to.
 
     totals carries the running sums of a resumed epoch; the result has them, all-reduced over ranks.
@@ -46,7 +50,7 @@ def train_one_epoch(model: nn.Module, loader: torch.utils.data.DataLoader, optim
         batch_index += 1
         size = targets.shape[0]
         totals["loss_sum"] += float(loss.item()) * size
-        totals["correct"] += float((output.argmax(dim=1) == targets).sum().item())
+        totals["correct"] += float((predicted_class(output.detach(), head) == targets).sum().item())
         totals["n"] += size
         if on_batch is not None:
             on_batch(batch_index, batches, float(loss.item()))
@@ -64,15 +68,16 @@ def train_one_epoch(model: nn.Module, loader: torch.utils.data.DataLoader, optim
 
 @torch.inference_mode()
 def predict(model: nn.Module, loader: torch.utils.data.DataLoader, device: torch.device,
-            tta: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities (n, classes) and labels for this rank's share of loader; tta averages over the flip."""
+            tta: bool = False, head: str = "softmax") -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities (n, classes) of the head and labels for this rank's share of loader; tta averages
+    over the flip (as binaudit.ml.resnet.ResNetCounter does when scoring)."""
     model.eval()
     probs, labels = [], []
     for images, targets in loader:
         images = prepare_batch(normalize_batch(images.to(device, non_blocking=True)), device)
         views = tta_views(images) if tta else [images]
         with autocast_context(device):
-            p = sum(torch.softmax(model(v).float(), dim=1) for v in views) / len(views)
+            p = sum(probabilities(model(v).float(), head) for v in views) / len(views)
         probs.append(p.cpu().numpy())
         labels.append(targets.numpy())
     if not probs:
@@ -81,12 +86,25 @@ def predict(model: nn.Module, loader: torch.utils.data.DataLoader, device: torch
 
 
 def evaluate(model: nn.Module, loader: torch.utils.data.DataLoader, device: torch.device, num_classes: int,
-             tta: bool = False, dist_info: DistInfo = DistInfo()) -> dict[str, Any]:
-    """loss, accuracy, RMSE, per-class accuracy/RMSE and confusion matrix over all ranks' shares."""
+             tta: bool = False, dist_info: DistInfo = DistInfo(), head: str = "softmax",
+             temperature: float = 1.0, keep_probs: bool = False) -> dict[str, Any]:
+    """loss (NLL of the probabilities), accuracy, RMSE, per-class accuracy/RMSE, confusion matrix and
+    top-label ECE (15 bins) over all ranks' shares; temperature calibrates the probabilities first (then
+    "ece_uncalibrated" is the ECE without it). With more than 6 classes, "counts_0_5" holds the figures
+    on the published 0-5 task. keep_probs adds this rank's "probs" and "labels" arrays."""
     started = time.perf_counter()
-    probs, labels = predict(model, loader, device, tta=tta)
+    probs, labels = predict(model, loader, device, tta=tta, head=head)
+    extra: dict[str, Any] = {}
+    if temperature != 1.0:
+        raw = torch.as_tensor(calibration_bins(probs, labels), dtype=torch.float64, device=device)
+        extra["ece_uncalibrated"] = ece_from_bins(all_reduce_sum(raw, dist_info).cpu().numpy())
+        if len(labels):
+            probs = apply_temperature(probs, temperature)
+    if num_classes > PUBLISHED_TOP + 1:
+        extra["counts_0_5"] = _published_task(probs, labels, device, dist_info)
     cm = torch.zeros((num_classes, num_classes), dtype=torch.float64, device=device)
     loss_sum = torch.zeros(1, dtype=torch.float64, device=device)
+    bins = torch.as_tensor(calibration_bins(probs, labels), dtype=torch.float64, device=device)
     if len(labels):
         cm += torch.as_tensor(confusion_matrix(labels, probs.argmax(axis=1), num_classes), dtype=torch.float64,
                               device=device)
@@ -94,7 +112,23 @@ def evaluate(model: nn.Module, loader: torch.utils.data.DataLoader, device: torc
         loss_sum += float(nll.sum())
     all_reduce_sum(cm, dist_info)
     all_reduce_sum(loss_sum, dist_info)
+    all_reduce_sum(bins, dist_info)
     result = metrics_from_confusion(cm.cpu().numpy().round().astype(np.int64))
     result["loss"] = float(loss_sum.item()) / max(result["n"], 1)
+    result["ece"] = ece_from_bins(bins.cpu().numpy())
+    result.update(extra)
     result["seconds"] = time.perf_counter() - started
+    if keep_probs:
+        result["probs"], result["labels"] = probs, labels
     return result
+
+
+def _published_task(probs: np.ndarray, labels: np.ndarray, device: torch.device, dist_info: DistInfo) -> dict[str, Any]:
+    """accuracy, RMSE and per-class figures on photos with counts 0-5, classes above 5 merged (all ranks)."""
+    k = PUBLISHED_TOP + 1
+    cm = torch.zeros((k, k), dtype=torch.float64, device=device)
+    if len(labels):
+        pred, true = published_range(probs, labels)
+        cm += torch.as_tensor(confusion_matrix(true, pred, k), dtype=torch.float64, device=device)
+    all_reduce_sum(cm, dist_info)
+    return metrics_from_confusion(cm.cpu().numpy().round().astype(np.int64))

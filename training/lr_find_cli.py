@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from torch import nn
-
 from binaudit.ml.device import prepare_module
 
 from .data import ResumableSampler, make_loader, prepare_datasets
 from .distributed import DistInfo
+from .losses import build_criterion
 from .lr_finder import lr_range_test, plot_lr_finder
 from .optim import build_optimizer, set_trainable
 from .recipes import Recipe
@@ -33,12 +32,14 @@ def _lr_find(scope: RunScope, db: str, recipe: Recipe, num_iter: int, start_lr: 
     model = prepare_module(build_model(recipe, recipe.max_count + 1, DistInfo()), device)
     data = prepare_datasets(session.sets, session.cache_root, stage.input_size, recipe.hflip, recipe.seed,
                             workers=recipe.workers, skip_bad=recipe.skip_bad_images,
-                            progress=lambda d, t: stream.progress(f"cache {stage.input_size}px", d, t))
+                            progress=lambda d, t: stream.progress(f"cache {stage.input_size}px", d, t),
+                            letterbox=recipe.letterbox, jitter=recipe.color_jitter)
     set_trainable(model, stage.mode)
     optimizer = build_optimizer(model, recipe, stage.mode, recipe.lr)
     loader = make_loader(data["train"], recipe.batch_size, ResumableSampler(data["train"], seed=recipe.seed),
                          recipe.workers)
-    result = lr_range_test(model, loader, optimizer, device, nn.CrossEntropyLoss(), start_lr, end_lr, num_iter,
+    criterion = build_criterion(recipe.loss, recipe.max_count + 1, recipe.label_smoothing).to(device)
+    result = lr_range_test(model, loader, optimizer, device, criterion, start_lr, end_lr, num_iter,
                            on_point=lambda lr, loss: stream.emit("lr_finder", lr=lr, loss=loss),
                            should_stop=lambda: bool(stop))
     plot = plot_lr_finder(result, Path(session.run_dir) / "lr_finder.png")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 STAGE_MODES = ("head", "all", "diff")
+LOSSES = ("ce", "neighbour", "ordinal")  # training.losses: cross-entropy, neighbour-crediting, ordinal (CORAL)
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,9 @@ class Recipe:
     workers: int = 2  # DataLoader worker processes
     find_lr: bool = False  # run the LR range test first and train at its suggested rate
     label_smoothing: float = 0.0
+    loss: str = "ce"  # ce | neighbour (0.3 CE + 0.7 multi-label k-1/k/k+1) | ordinal (CORAL head)
+    letterbox: bool = False  # keep the aspect ratio (pad) instead of squashing, in training and scoring
+    color_jitter: float = 0.0  # training: brightness/contrast/saturation factors in [1-s, 1+s], hue +-s/10
     skip_bad_images: bool = False  # leave out unreadable photos instead of failing the run
     eval_batch_size: int = 0  # 0 = 2 x batch_size
     threads: int = 0  # torch CPU threads (0 = torch's default)
@@ -103,6 +107,10 @@ class Recipe:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if self.max_count < 1:
             raise ValueError("max_count must be at least 1 (two classes)")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if not 0.0 <= self.color_jitter <= 1.0:
+            raise ValueError(f"color_jitter must be within [0, 1], got {self.color_jitter}")
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -202,5 +210,6 @@ def describe_recipes() -> str:
         stages = ", ".join(str(s) for s in r.stage_list())
         lines.append(f"    {r.arch} weights={r.weights} {r.optimizer} lr={r.lr} wd={r.weight_decay} "
                      f"schedule={r.schedule} batch={r.batch_size} stages={stages}"
-                     + (" tta" if r.tta else "") + (f" split={r.split}" if r.split != "store" else ""))
+                     + (" tta" if r.tta else "") + (f" split={r.split}" if r.split != "store" else "")
+                     + (f" loss={r.loss}" if r.loss != "ce" else ""))
     return "\n".join(lines)

@@ -66,6 +66,17 @@ def _table(metrics: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _calibration_lines(calibration: Optional[dict[str, Any]]) -> list[str]:
+    if not calibration or not calibration.get("method"):
+        return []
+    text = f"- calibration: {calibration['method']}"
+    if "temperature" in calibration:
+        text += f", T = {fmt_num(calibration['temperature'])}"
+    if calibration.get("fitted_on"):
+        text += f" (fitted on {calibration['fitted_on']}, {calibration.get('n', '?')} images)"
+    return [text]
+
+
 def write_report(run_dir: Path, report: dict[str, Any], history: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """report.json + report.md (+ the two PNGs) in the run directory; returns the report."""
     run_dir = Path(run_dir)
@@ -86,11 +97,19 @@ def _markdown(report: dict[str, Any]) -> str:
     for key in ("recipe", "published", "label_snapshot", "best_epoch", "model_id", "wall_seconds"):
         if report.get(key) not in (None, ""):
             lines.append(f"- {key.replace('_', ' ')}: {report[key]}")
+    lines += _calibration_lines(report.get("calibration"))
     for split in ("val", "test"):
         m = report.get(split)
         if m and m.get("n"):
             lines += ["", f"## {split} ({m['n']} images)" + (" with TTA" if report.get("tta") else ""), ""]
             lines += _table(m)
+            if m.get("ece") is not None:
+                lines += ["", f"Expected calibration error (top label, 15 bins): {fmt_num(m['ece'])}"
+                          + (f" (before calibration {fmt_num(m['ece_uncalibrated'])})"
+                             if m.get("ece_uncalibrated") is not None else "")]
+            if m.get("counts_0_5", {}).get("n"):
+                lines += ["", "On the published 0-5 task (photos with counts 0-5, classes above 5 merged):", ""]
+                lines += _table(m["counts_0_5"])
             lines += ["", "Confusion matrix (rows true count, columns predicted):", "", "```"]
             lines += [" ".join(f"{v:5d}" for v in row) for row in m["confusion"]]
             lines.append("```")

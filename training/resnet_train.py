@@ -24,6 +24,7 @@ from . import distributed as D
 from .data import CachedImages, ResumableSampler, ShardSampler, batches_per_epoch, make_loader, prepare_datasets
 from .engine import evaluate, train_one_epoch
 from .finalize import TrainedResNet, finalize_resnet
+from .losses import build_criterion, head_for
 from .lr_finder import lr_range_test, plot_lr_finder
 from .optim import build_optimizer, build_scheduler, current_lr, set_trainable
 from .recipes import Recipe, Stage
@@ -71,7 +72,7 @@ def build_model(recipe: Recipe, num_classes: int, dist: D.DistInfo) -> nn.Module
     weights = None if recipe.weights in ("none", "", "scratch") else recipe.weights
     if dist.enabled and weights == "imagenet" and not dist.is_main:
         D.barrier(dist)
-    model = build_resnet(recipe.arch, num_classes=num_classes, weights=weights)
+    model = build_resnet(recipe.arch, num_classes=num_classes, weights=weights, head=head_for(recipe.loss))
     if dist.enabled and weights == "imagenet" and dist.is_main:
         D.barrier(dist)
     return model
@@ -101,7 +102,8 @@ class ResNetRun:
         self.model = prepare_module(build_model(recipe, self.num_classes, dist), self.device)
         if checkpoint:
             self.model.load_state_dict(checkpoint["model"])
-        self.criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+        self.head = head_for(recipe.loss)
+        self.criterion = build_criterion(recipe.loss, self.num_classes, recipe.label_smoothing).to(self.device)
         self.datasets: dict[int, dict[str, CachedImages]] = {}
 
     # ------------------------------------------------------------------ data
@@ -110,7 +112,8 @@ class ResNetRun:
             self.datasets[size] = prepare_datasets(self.s.sets, self.s.cache_root, size, self.recipe.hflip,
                                                    self.recipe.seed, workers=self.recipe.workers,
                                                    skip_bad=self.recipe.skip_bad_images,
-                                                   progress=lambda d, t: self.s.stream.progress(f"cache {size}px", d, t))
+                                                   progress=lambda d, t: self.s.stream.progress(f"cache {size}px", d, t),
+                                                   letterbox=self.recipe.letterbox, jitter=self.recipe.color_jitter)
         return self.datasets[size]
 
     def eval_loader(self, dataset: CachedImages) -> torch.utils.data.DataLoader:
@@ -189,14 +192,14 @@ class ResNetRun:
                              pin_memory=self.device.type == "cuda")
         result = train_one_epoch(
             net, loader, optimizer, scheduler, self.device, self.criterion, self.dist, start_batch=p.batches_done,
-            totals=p.totals, should_stop=lambda: bool(self.stop), max_batches=self.recipe.max_batches,
+            totals=p.totals, should_stop=lambda: bool(self.stop), max_batches=self.recipe.max_batches, head=self.head,
             on_batch=lambda b, n, loss: self.s.stream.emit("batch", epoch=epoch, batch=b, batches=n, loss=loss))
         if result["stopped"]:
             p.stage, p.stage_epoch, p.batches_done, p.totals = index, stage_epoch, result["batches_done"], result["totals"]
             self.checkpoint(optimizer, scheduler)
             return "cancelled"
         val = evaluate(self.model, self.eval_loader(datasets["val"]), self.device, self.num_classes,
-                       tta=self.recipe.tta, dist_info=self.dist)
+                       tta=self.recipe.tta, dist_info=self.dist, head=self.head)
         row = {"epoch": epoch, "stage": index + 1, "input_size": stage.input_size,
                "train_loss": result["train_loss"], "train_acc": result["train_acc"], "val_loss": val["loss"],
                "val_acc": val["accuracy"], "val_rmse": val["rmse"], "lr": current_lr(optimizer),
@@ -244,13 +247,15 @@ class ResNetRun:
         return finalize_resnet(TrainedResNet(self.s, self.recipe, self.progress.best, self.progress.history,
                                              self.model, self.dist, self.evaluate_split))
 
-    def evaluate_split(self, split: str, size: int, tta: bool) -> Optional[dict[str, Any]]:
-        """The current weights' metrics on a split at an input size, over all ranks; None for an empty split."""
+    def evaluate_split(self, split: str, size: int, tta: bool, temperature: float = 1.0,
+                       keep_probs: bool = False) -> Optional[dict[str, Any]]:
+        """The current weights' metrics on a split at an input size (probabilities calibrated by temperature),
+        over all ranks; None for an empty split."""
         dataset = self.data(size)[split]
         if not len(dataset):
             return None
         return evaluate(self.model, self.eval_loader(dataset), self.device, self.num_classes, tta=tta,
-                        dist_info=self.dist)
+                        dist_info=self.dist, head=self.head, temperature=temperature, keep_probs=keep_probs)
 
 
 def resume_checkpoint(run_dir: Path, is_main: bool = True) -> dict[str, Any]:

@@ -21,7 +21,8 @@ import torch
 
 from binaudit.core.kinds import MODEL_KINDS
 
-from .preprocess import preprocessing_spec
+from .heads import HEADS
+from .preprocess import letterbox_of, preprocessing_spec
 from .resnet import ARCHITECTURES, ResNetCounter, build_resnet
 from .svm import FeatureSpec, TorchSVM
 
@@ -160,8 +161,15 @@ def _json_default(value: Any) -> Any:
 
 def save_resnet(model: Union[torch.nn.Module, ResNetCounter], out: PathLike, *, architecture: str,
                 input_size: int = 224, classes: Optional[Sequence[int]] = None, training_run: Any = None,
-                metrics: Optional[dict] = None, tta: bool = False) -> Path:
-    """Write NAME.safetensors + NAME.json for a ResNet; returns the manifest path."""
+                metrics: Optional[dict] = None, tta: bool = False, head: str = "softmax",
+                calibration: Optional[dict] = None, letterbox: bool = False, jitter: float = 0.0,
+                or_more: bool = False, training: Optional[dict] = None) -> Path:
+    """Write NAME.safetensors + NAME.json for a ResNet; returns the manifest path.
+
+    The manifest says how to turn the outputs into probabilities ("head", "calibration": the temperature
+    fitted on val) and how to preprocess ("preprocessing": squash or letterbox), so scoring decodes and
+    feeds the model as it was trained; "top_class_or_more" says the last class means "that many or more".
+    """
     from safetensors.torch import save_file
     net = model.model if isinstance(model, ResNetCounter) else model
     state = {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
@@ -169,8 +177,10 @@ def save_resnet(model: Union[torch.nn.Module, ResNetCounter], out: PathLike, *, 
     weights, manifest = _paths(out, "resnet")
     save_file(state, str(weights), metadata={"format": FORMAT, "architecture": architecture})
     return _write_manifest(manifest, weights, kind="resnet", architecture=architecture,
-                           classes=[int(c) for c in classes], input_size=int(input_size),
-                           preprocessing={**preprocessing_spec(input_size), "tta_hflip": bool(tta)},
+                           classes=[int(c) for c in classes], input_size=int(input_size), head=head,
+                           calibration=calibration or {"method": "none", "temperature": 1.0},
+                           top_class_or_more=bool(or_more), training=training or {},
+                           preprocessing={**preprocessing_spec(input_size, letterbox, jitter), "tta_hflip": bool(tta)},
                            training_run=training_run, metrics=metrics or {})
 
 
@@ -317,16 +327,29 @@ def _load_resnet(weights: Path, manifest: dict, device: Any) -> ResNetModel:
     arch = manifest.get("architecture")
     if arch not in ARCHITECTURES:
         raise ModelFileError(f"unknown ResNet architecture {arch!r}")
+    head = manifest.get("head", "softmax")  # manifests before heads existed: softmax
+    if head not in HEADS:
+        raise ModelFileError(f"unknown output head {head!r}; this binaudit knows {HEADS}")
     with torch.device("meta"):  # no random init: every tensor comes from the file
-        net = build_resnet(arch, num_classes=len(manifest["classes"]), weights=None)
+        net = build_resnet(arch, num_classes=len(manifest["classes"]), weights=None, head=head)
     try:
         net.load_state_dict(load_file(str(weights), device="cpu"), strict=True, assign=True)
     except (SafetensorError, RuntimeError, OSError) as exc:
         raise ModelFileError(f"{weights.name} does not hold {arch} weights for "
                              f"{len(manifest['classes'])} classes: {str(exc)[:300]}") from exc
-    tta = bool(manifest.get("preprocessing", {}).get("tta_hflip", False))
-    return ResNetModel(net, arch, manifest["input_size"], manifest["classes"], device=device,
-                       manifest=manifest, tta=tta)
+    preprocessing = manifest.get("preprocessing", {})
+    tta = bool(preprocessing.get("tta_hflip", False))
+    return ResNetModel(net, arch, manifest["input_size"], manifest["classes"], device=device, manifest=manifest,
+                       tta=tta, head=head, temperature=_temperature(manifest), letterbox=letterbox_of(preprocessing))
+
+
+def _temperature(manifest: dict) -> float:
+    """The calibration temperature of a manifest (1.0 when none was fitted); refuses nonsense."""
+    calibration = manifest.get("calibration") or {}
+    t = calibration.get("temperature", 1.0) if isinstance(calibration, dict) else 1.0
+    if not isinstance(t, (int, float)) or not 0 < float(t) < 1e6:
+        raise ModelFileError(f"the manifest's calibration temperature {t!r} is not a positive number")
+    return float(t)
 
 
 def _load_svm(weights: Path, manifest: dict, device: Any) -> SVMModel:

@@ -13,6 +13,7 @@ from torch import nn
 from torchvision import models
 
 from . import device as devmod
+from .heads import build_head, check_head, probabilities
 from .preprocess import eval_transform, tta_views
 
 ARCHITECTURES: dict[str, tuple] = {
@@ -33,8 +34,11 @@ def _constructor(arch: str):
         raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}") from None
 
 
-def build_resnet(arch: str, num_classes: int = 6, weights: Optional[Union[str, os.PathLike]] = None) -> nn.Module:
-    """A ResNet with a num_classes head; weights: None (scratch), "imagenet", or a local ImageNet state dict file."""
+def build_resnet(arch: str, num_classes: int = 6, weights: Optional[Union[str, os.PathLike]] = None,
+                 head: str = "softmax") -> nn.Module:
+    """A ResNet with a num_classes head of the given type (binaudit.ml.heads); weights: None (scratch),
+    "imagenet" (torchvision's weights API), or a local ImageNet state dict file."""
+    check_head(head)
     ctor, imagenet = _constructor(arch)
     if weights is None:
         model = ctor(weights=None)
@@ -43,7 +47,7 @@ def build_resnet(arch: str, num_classes: int = 6, weights: Optional[Union[str, o
     else:
         model = ctor(weights=None)
         _load_imagenet_file(model, Path(weights))
-    model.fc = nn.Linear(model.fc.in_features, int(num_classes))
+    model.fc = build_head(model.fc.in_features, int(num_classes), head)
     return model
 
 
@@ -58,33 +62,53 @@ def _download_imagenet(ctor, imagenet, arch: str) -> nn.Module:
         ) from exc
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """Read a state dict without unpickling: safetensors, or torch.load(weights_only=True) for .pth/.pt."""
+    """Read a state dict without unpickling: safetensors, or torch.load(weights_only=True) for .pth/.pt.
+
+    Every failure is a PretrainedWeightsUnavailable with a one-line message."""
     if not path.is_file():
-        raise PretrainedWeightsUnavailable(f"weights file not found: {path}")
+        raise PretrainedWeightsUnavailable(f"weights file not found: {path} (pass an existing .pth/.pt "
+                                           f"state dict or .safetensors file, or --weights none)")
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
-        return load_file(str(path), device="cpu")
+        try:
+            return load_file(str(path), device="cpu")
+        except Exception as exc:
+            raise PretrainedWeightsUnavailable(f"{path} is not a readable safetensors file "
+                                               f"({_first_line(exc)})") from exc
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise PretrainedWeightsUnavailable(f"{path} is not a plain tensor state dict: {exc}") from exc
+        raise PretrainedWeightsUnavailable(f"{path} is not a plain tensor state dict (refused by "
+                                           f"torch.load(weights_only=True): {_first_line(exc)})") from exc
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise PretrainedWeightsUnavailable(f"{path} holds a {type(state).__name__}, not a state dict")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise PretrainedWeightsUnavailable(f"{path} holds a {type(state).__name__} that is not a "
+                                           f"name -> tensor state dict")
     return state
 
 
 def _load_imagenet_file(model: nn.Module, path: Path) -> None:
+    """Load every body tensor of a torchvision state dict (the fc head is replaced): names and shapes must fit."""
     state = read_state_dict(path)
-    body = {k: v for k, v in state.items() if not k.startswith("fc.")}
-    missing, unexpected = model.load_state_dict(body, strict=False)
-    missing = [k for k in missing if not k.startswith("fc.")]
-    if missing or unexpected:
+    body = {k.removeprefix("module."): v for k, v in state.items()}
+    body = {k: v for k, v in body.items() if not k.startswith("fc.")}
+    own = {k: v for k, v in model.state_dict().items() if not k.startswith("fc.")}
+    missing = [k for k in own if k not in body]
+    unexpected = [k for k in body if k not in own]
+    wrong = [f"{k} {tuple(body[k].shape)} != {tuple(v.shape)}" for k, v in own.items()
+             if k in body and tuple(body[k].shape) != tuple(v.shape)]
+    if missing or unexpected or wrong:
         raise PretrainedWeightsUnavailable(
-            f"{path} does not fit this architecture: missing {missing[:5]}, unexpected {unexpected[:5]}"
-        )
+            f"{path} does not fit this architecture: missing {missing[:3]}, unexpected {unexpected[:3]}, "
+            f"shape {wrong[:2]}")
+    model.load_state_dict(body, strict=False)
 
 
 ImageLike = Union[Image.Image, torch.Tensor]
@@ -96,13 +120,17 @@ class ResNetCounter:
     kind = "resnet"
 
     def __init__(self, model: nn.Module, architecture: str, input_size: int = 224,
-                 classes: Optional[Sequence[int]] = None, device: Union[str, torch.device, None] = "cpu"):
+                 classes: Optional[Sequence[int]] = None, device: Union[str, torch.device, None] = "cpu",
+                 head: str = "softmax", temperature: float = 1.0, letterbox: bool = False):
         self.architecture = architecture
         self.input_size = int(input_size)
         self.classes = list(classes) if classes is not None else list(range(model.fc.out_features))
         self.model = model.eval()
+        self.head = check_head(head)
+        self.temperature = float(temperature)
+        self.letterbox = bool(letterbox)
         self.device = torch.device("cpu")
-        self.transform = eval_transform(self.input_size)
+        self.transform = eval_transform(self.input_size, letterbox=self.letterbox)
         self.to(device)
 
     def to(self, device: Union[str, torch.device, None]) -> "ResNetCounter":
@@ -113,13 +141,18 @@ class ResNetCounter:
 
     @torch.inference_mode()
     def predict_batch(self, batch: torch.Tensor, tta: bool = False) -> np.ndarray:
-        """Probabilities (B, N) for a preprocessed (B, 3, S, S) batch; tta averages over the flip."""
+        """Probabilities (B, N) for a preprocessed (B, 3, S, S) batch: the head's probabilities, averaged over
+        the flip with tta, then the stored temperature (softmax(log p / T), binaudit.core.calibration)."""
         batch = devmod.prepare_batch(batch, self.device)
         views = tta_views(batch) if tta else [batch]
         with devmod.autocast_context(self.device):
-            probs = sum(torch.softmax(self.model(v).float(), dim=1) for v in views) / len(views)
+            probs = sum(probabilities(self.model(v).float(), self.head) for v in views) / len(views)
         probs = probs.double().cpu().numpy()
-        return probs / probs.sum(axis=1, keepdims=True)
+        probs = probs / probs.sum(axis=1, keepdims=True)
+        if self.temperature != 1.0:
+            from binaudit.core.calibration import apply_temperature
+            probs = apply_temperature(probs, self.temperature)
+        return probs
 
     def predict_proba(self, images: Union[torch.Tensor, Sequence[ImageLike]], tta: bool = False) -> np.ndarray:
         """Probabilities (B, N) for a preprocessed batch tensor or a list of PIL images / (3, S, S) tensors."""

@@ -1,0 +1,109 @@
+"""The order-aware losses and heads (--loss ce|neighbour|ordinal): their maths, that each one learns counts on
+tiny data, and that a model trained with each one is saved, loaded and scored as a probability vector."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from binaudit.core.store import Store
+from binaudit.ml.heads import CoralHead, coral_probabilities, predicted_class, probabilities
+from binaudit.ml.modelfiles import load_registered
+from binaudit.ml.resnet import build_resnet
+from binaudit.ml.scoring import score_images
+from tests.test_training_support import TINY, db_of, final, run_in_process
+from training.losses import CoralLoss, NeighbourLoss, build_criterion, head_for, neighbour_targets
+
+torch.set_num_threads(1)
+
+
+def test_neighbour_targets_mark_k_and_its_neighbours_in_range() -> None:
+    hot = neighbour_targets(torch.tensor([0, 2, 5]), 6)
+    assert hot.tolist() == [[1, 1, 0, 0, 0, 0], [0, 1, 1, 1, 0, 0], [0, 0, 0, 0, 1, 1]]
+
+
+def test_neighbour_loss_is_the_published_mix() -> None:
+    torch.manual_seed(0)
+    logits, targets = torch.randn(7, 6), torch.tensor([0, 1, 2, 3, 4, 5, 3])
+    ce = nn.functional.cross_entropy(logits, targets)
+    hot = neighbour_targets(targets, 6)
+    bce = nn.functional.binary_cross_entropy_with_logits(logits, hot, reduction="none").mean(dim=1).mean()
+    assert NeighbourLoss(6)(logits, targets).item() == pytest.approx((0.3 * ce + 0.7 * bce).item(), rel=1e-5)
+
+
+def test_coral_loss_and_probabilities() -> None:
+    logits = torch.tensor([[5.0, 5.0, -5.0], [-5.0, -5.0, -5.0], [0.0, 0.0, 0.0]])  # 4 classes
+    loss = CoralLoss(4)(logits, torch.tensor([2, 0, 1]))
+    targets = torch.tensor([[1.0, 1, 0], [0, 0, 0], [1, 0, 0]])
+    manual = nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none").sum(1).mean()
+    assert loss.item() == pytest.approx(manual.item(), rel=1e-6)
+    p = coral_probabilities(logits)
+    assert p.shape == (3, 4) and torch.allclose(p.sum(1), torch.ones(3)) and (p >= 0).all()
+    assert predicted_class(logits, "coral").tolist()[:2] == [2, 0]
+    # cumulative probabilities that rise (not rank-consistent) still give a valid distribution
+    p = coral_probabilities(torch.tensor([[-3.0, 3.0, 0.0]]))
+    assert (p >= 0).all() and p.sum().item() == pytest.approx(1.0)
+
+
+def test_coral_head_in_a_resnet_keeps_the_fc_names() -> None:
+    net = build_resnet("resnet18", num_classes=9, head="coral")
+    assert isinstance(net.fc, CoralHead) and net.fc.out_features == 9
+    assert {k: tuple(v.shape) for k, v in net.state_dict().items() if k.startswith("fc.")} == {
+        "fc.weight": (1, 512), "fc.bias": (8,)}
+    out = net.eval()(torch.zeros(2, 3, 32, 32))
+    assert out.shape == (2, 8) and probabilities(out, "coral").shape == (2, 9)
+    with pytest.raises(ValueError, match="unknown head"):
+        build_resnet("resnet18", head="poisson")
+
+
+@pytest.mark.parametrize("loss", ["ce", "neighbour", "ordinal"])
+def test_each_loss_learns_counts_on_tiny_data(loss: str) -> None:
+    """A linear model on a noisy 1-D count signal: every loss and its head must reach high accuracy."""
+    gen = torch.Generator().manual_seed(1)
+    y = torch.randint(0, 6, (600,), generator=gen)
+    x = torch.stack([y.float() + 0.25 * torch.randn(600, generator=gen), torch.randn(600, generator=gen)], 1)
+    head = head_for(loss)
+    model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), CoralHead(16, 6) if head == "coral" else nn.Linear(16, 6))
+    criterion = build_criterion(loss, 6)
+    opt = torch.optim.Adam(model.parameters(), lr=0.03)
+    for _ in range(300):
+        opt.zero_grad()
+        criterion(model(x[:400]), y[:400]).backward()
+        opt.step()
+    with torch.no_grad():
+        p = probabilities(model(x[400:]), head)
+    assert torch.allclose(p.sum(1), torch.ones(200), atol=1e-5)
+    accuracy = (p.argmax(1) == y[400:]).float().mean().item()
+    rmse = ((p.argmax(1) - y[400:]).float() ** 2).mean().sqrt().item()
+    assert accuracy > 0.8 and rmse < 0.6, (loss, accuracy, rmse)
+
+
+def test_unknown_loss_is_a_usage_error(synth_store: Store, capsys) -> None:
+    code, events = run_in_process(capsys, ["resnet", "--db", db_of(synth_store), *TINY, "--loss", "poisson"])
+    assert code == 2 and final(events)["event"] == "failed" and "loss must be one of" in final(events)["reason"]
+
+
+@pytest.mark.parametrize("loss,head", [("ce", "softmax"), ("neighbour", "softmax"), ("ordinal", "coral")])
+def test_each_loss_trains_saves_and_scores(synth_store: Store, capsys, loss: str, head: str) -> None:
+    code, events = run_in_process(capsys, ["resnet", "--db", db_of(synth_store), *TINY, "--epochs", "1",
+                                           "--loss", loss])
+    done = final(events)
+    assert code == 0 and done["event"] == "finished", done
+    assert events[0]["config"]["loss"] == loss
+    record = synth_store.get_model(done["model_id"])
+    manifest = json.loads(Path(record["path"]).with_suffix(".json").read_text())
+    assert manifest["head"] == head and manifest["training"]["loss"] == loss
+    assert manifest["calibration"]["method"] == "temperature" and manifest["calibration"]["temperature"] > 0
+    model = load_registered(synth_store, done["model_id"])
+    assert model.head == head and model.temperature == manifest["calibration"]["temperature"]
+    summary = score_images(synth_store, done["model_id"], device="cpu", num_workers=0)
+    assert summary.scored > 0 and summary.errors == 0
+    probs = np.array([p["probs"] for p in synth_store.predictions(done["model_id"])])
+    assert probs.shape[1] == 6 and np.allclose(probs.sum(1), 1.0, atol=1e-6) and (probs >= 0).all()
+    for key in ("ece", "ece_uncalibrated", "val_ece", "temperature"):
+        assert key in done["metrics"], key
