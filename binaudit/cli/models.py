@@ -11,7 +11,12 @@ from pathlib import Path
 from typing import Any, Optional
 
 from binaudit.cli.tables import format_table
-from binaudit.cli.workspace_args import add_db_option, add_db_option_after_action, db_hint, open_store
+from binaudit.cli.workspace_args import (
+    add_db_option,
+    add_db_option_after_action,
+    db_hint,
+    open_store,
+)
 from binaudit.core.formatting import fmt_num, fmt_pct
 
 MODEL_COLUMNS = (("id", ">"), ("kind", "<"), ("architecture", "<"), ("classes", "<"), ("active", "<"),

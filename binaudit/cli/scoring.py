@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
+from binaudit.cli.tables import format_table
 from binaudit.cli.workspace_args import add_db_option, open_store
 from binaudit.core.kinds import MODEL_KINDS
 from binaudit.core.progress import progress_bar
+from binaudit.core.queues import AUDIT_QUEUE, QUEUES, QueueSpec, queue_by
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -55,10 +58,20 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _cell(model, pos: int) -> str:
+def _prediction(model: Any, pos: int) -> str:
+    """A model's count and confidence for one row, '-' where it has none."""
     if model is None or not model.active or model.predicted[pos] < 0:
         return "-"
     return f"{int(model.predicted[pos])} ({model.confidence[pos]:.2f})"
+
+
+def _queue_row(index: Any, spec: QueueSpec, rank: int, pos: int, score: float) -> list[str]:
+    """One queue row: rank, image, recorded count, label, [rule,] each model's prediction, the score."""
+    recorded = "-" if index.recorded[pos] < 0 else str(int(index.recorded[pos]))
+    row = [str(rank), index.image_id(pos), recorded, index.label_text(pos)[:22]]
+    if spec == AUDIT_QUEUE:
+        row.append(f"sum={index.sku_sum[pos]}" if index.metadata_rule(pos) else "-")
+    return row + [_prediction(index.models.get(kind), pos) for kind in MODEL_KINDS] + [f"{score:.3f}"]
 
 
 def cmd_queue(args: argparse.Namespace) -> int:
@@ -70,17 +83,19 @@ def cmd_queue(args: argparse.Namespace) -> int:
         index = BrowseIndex.load(store)
     if not index.model_kinds():
         raise SystemExit("binaudit: no active model with predictions; run `binaudit score --active` first")
-    key = "issue" if args.by == "label-issue" else "mismatch"
-    order = index.queue_order(BrowseFilter() if args.all else BrowseFilter(reviewed=False), key=key)
-    scores = index.issue_score() if key == "issue" else index.mismatch_score()
-    resnet, svm = index.models.get("resnet"), index.models.get("svm")
-    title = "label-issue queue (curators)" if key == "issue" else "mismatch queue (auditors)"
-    print(f"{title}: top {min(args.top, len(order))} of {len(order)}")
-    print(f"{'rank':>4}  {'image':<12} {'recorded':>8}  {'label':<22} {'resnet':>10} {'svm':>10} {'score':>7}")
-    for rank, pos in enumerate(order[:args.top], start=1):
-        recorded = "-" if index.recorded[pos] < 0 else str(int(index.recorded[pos]))
-        print(f"{rank:>4}  {index.image_id(pos):<12} {recorded:>8}  {index.label_text(pos)[:22]:<22} "
-              f"{_cell(resnet, pos):>10} {_cell(svm, pos):>10} {scores[pos]:>7.3f}")
+    spec = queue_by(args.by)
+    queue = index.queue_order(BrowseFilter() if args.all else BrowseFilter(reviewed=False), key=spec.sort_key)
+    order = queue[:args.top]
+    scores = index.queue_score(spec.sort_key, order)
+    rule = [("rule", "<")] if spec == AUDIT_QUEUE else []
+    columns = [("rank", ">"), ("image", "<"), ("recorded", ">"), ("label", "<"), *rule,
+               *((kind, ">") for kind in MODEL_KINDS), ("score", ">")]
+    rows = [_queue_row(index, spec, rank, int(pos), float(score))
+            for rank, (pos, score) in enumerate(zip(order, scores), start=1)]
+    rule_note = "; rule sum=N: the record's SKU quantities add up to N" if spec == AUDIT_QUEUE else ""
+    print(f"{spec.by} queue ({spec.audience}): top {len(rows)} of {len(queue)}, ordered by {spec.order} "
+          f"(score){rule_note}")
+    print(format_table(columns, rows))
     return 0
 
 
@@ -107,7 +122,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("queue", help="print the top of the review queue from stored predictions")
     add_db_option(p)
     p.add_argument("--top", type=int, default=20)
-    p.add_argument("--by", choices=("mismatch", "label-issue"), default="mismatch")
+    p.add_argument("--by", choices=[q.by for q in QUEUES], default=AUDIT_QUEUE.by)
     p.add_argument("--all", action="store_true", help="include images already reviewed")
     p.set_defaults(func=cmd_queue)
 

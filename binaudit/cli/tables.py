@@ -13,6 +13,6 @@ def format_table(columns: Columns, rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     lines = []
     for cells in [header, *rows]:
-        parts = [f"{str(c):{align or '<'}{w}}" for c, (_, align), w in zip(cells, columns, widths)]
+        parts = [f"{c!s:{align or '<'}{w}}" for c, (_, align), w in zip(cells, columns, widths)]
         lines.append("  ".join(parts).rstrip())
     return "\n".join(lines)

@@ -17,15 +17,17 @@ from typing import Any, Optional
 
 import numpy as np
 
-from binaudit.core import abid
+from binaudit.core import abid, queues
 from binaudit.core import labels as L
 from binaudit.core.kinds import MODEL_KINDS
-from binaudit.core.store.browse_columns import CategoryCodes, ImageColumns, PredictionColumns
+from binaudit.core.store.browse_columns import (
+    CategoryCodes,
+    ImageColumns,
+    PredictionColumns,
+)
 
 LABEL_STATUSES = (L.RECORDED, L.CONFIRMED, L.CORRECTED, L.UNCOUNTABLE, L.EXCLUDED, L.RESET)
 IMAGE_STATUSES = abid.STATUSES
-# Larger than any model's expected |count - recorded| (at most the number of classes).
-INCONSISTENT_BONUS = 100.0
 SPLITS = ("train", "val", "test")
 CODES = CategoryCodes(LABEL_STATUSES, IMAGE_STATUSES, SPLITS)  # how the Store codes the category columns
 
@@ -121,7 +123,7 @@ class BrowseIndex:
     # ------------------------------------------------------------------ loading
     @classmethod
     def load(cls, store: Any, progress: Optional[Callable[[int, int], None]] = None,
-             cancel: Optional[Callable[[], bool]] = None) -> "BrowseIndex":
+             cancel: Optional[Callable[[], bool]] = None) -> BrowseIndex:
         """Every image's browse columns and the active models' predictions, from one Store snapshot.
 
         Pass a store whose connection no other thread uses (e.g. a read-only Store): the read holds it.
@@ -234,66 +236,92 @@ class BrowseIndex:
     def reviewer(self, pos: int) -> Optional[str]:
         return self.users[self.reviewed_by[pos]]
 
+    def _count(self, rows: Any) -> int:
+        """How many rows an index (a slice, positions or a mask) selects."""
+        return int(np.asarray(self.recorded[rows]).size)
+
     def model_kinds(self) -> list[str]:
         """Kinds with an active model, in display order."""
         return [k for k in MODEL_KINDS if self.models.get(k) and self.models[k].active]
 
-    # ------------------------------------------------------------------ derived columns
-    def mismatch_flags(self) -> np.ndarray:
-        """True where an active model's predicted count disagrees with the recorded count.
+    # ------------------------------------------------------------------ derived columns (rules: core.queues)
+    def disagrees(self, kind: str, rows: Any = slice(None)) -> np.ndarray:
+        """True where the model's predicted count differs from the recorded count, at these rows.
 
         A recorded count above the model's largest class is compared as that class (a 0-5 model
         predicting 5 for a recorded 7 agrees as far as it can tell).
         """
+        m = self.models[kind]
+        recorded, predicted = self.recorded[rows], m.predicted[rows]
+        target = np.clip(recorded, min(m.classes), max(m.classes)) if m.classes else recorded
+        return (recorded >= 0) & (predicted >= 0) & (predicted != target)
+
+    def mismatch_flags(self) -> np.ndarray:
+        """True where any active model's predicted count disagrees with the recorded count."""
         flags = np.zeros(len(self), bool)
-        has_record = self.recorded >= 0
-        for m in self.models.values():
-            if not m.active:
-                continue
-            target = self.recorded
-            if m.classes:
-                target = np.clip(self.recorded, min(m.classes), max(m.classes))
-            flags |= has_record & (m.predicted >= 0) & (m.predicted != target)
+        for kind in self.model_kinds():
+            flags |= self.disagrees(kind)
         return flags
 
-    def mismatch_score(self) -> np.ndarray:
-        """The audit ranking (NaN = not scored): evidence that the recorded count is wrong.
+    def model_mismatch_scores(self, rows: Any = slice(None)) -> dict[str, np.ndarray]:
+        """Each active model's mismatch score at these rows (NaN = not scored).
 
-        The active models' stored mismatch scores (expected |count - recorded|) are averaged: two
-        independent counters disagreeing with the record is stronger evidence than either alone.
-        A record that contradicts itself (its SKU quantities do not add up to EXPECTED_QUANTITY) is
-        a variance for certain, so it gets INCONSISTENT_BONUS on top and leads the queue.
-        Where a model has a prediction but no stored score, its disagreement flag times its
-        confidence stands in.
+        The stored score (expected |count - recorded|); where the model has a prediction but no stored
+        score, its disagreement flag times its confidence stands in.
         """
-        scores = []
-        flags = None
-        for m in self.models.values():
-            if not m.active:
-                continue
-            s = m.mismatch
-            missing = np.isnan(s) & (m.predicted >= 0)
+        out = {}
+        for kind in self.model_kinds():
+            m = self.models[kind]
+            s = np.array(m.mismatch[rows], dtype=np.float32, ndmin=1)
+            missing = np.isnan(s) & (np.array(m.predicted[rows], ndmin=1) >= 0)
             if missing.any():
-                if flags is None:
-                    flags = self.mismatch_flags()
-                s = s.copy()
-                s[missing] = (flags[missing] * np.nan_to_num(m.confidence[missing], nan=0.5)).astype(np.float32)
-            scores.append(s)
-        if not scores:
-            return np.full(len(self), np.nan, np.float32)
-        stacked = np.vstack(scores)
-        scored = ~np.isnan(stacked)
-        total = np.where(scored, stacked, 0).sum(axis=0)
-        count = scored.sum(axis=0)
-        score = np.where(count > 0, total / np.maximum(count, 1), np.nan).astype(np.float32)
-        inconsistent = self.status == IMAGE_STATUSES.index(abid.STATUS_INCONSISTENT)
-        return np.where(inconsistent & (count > 0), score + INCONSISTENT_BONUS, score).astype(np.float32)
+                confidence = np.nan_to_num(np.array(m.confidence[rows], ndmin=1)[missing], nan=0.5)
+                s[missing] = np.array(self.disagrees(kind, rows), ndmin=1)[missing] * confidence
+            out[kind] = s
+        return out
 
-    def issue_score(self) -> np.ndarray:
-        score = np.full(len(self), np.nan, np.float32)
-        for m in self.models.values():
-            if m.active:
-                score = np.fmax(score, m.label_issue)
+    def model_mismatch(self, rows: Any = slice(None)) -> np.ndarray:
+        """The models' part of the audit queue's order: their mean mismatch score (the Mismatch column)."""
+        scores = self.model_mismatch_scores(rows)
+        return queues.mean_score(list(scores.values()), self._count(rows))
+
+    def metadata_rule(self, rows: Any = slice(None)) -> np.ndarray:
+        """The rule's part of the audit queue's order: records that contradict themselves."""
+        return self.status[rows] == IMAGE_STATUSES.index(abid.STATUS_INCONSISTENT)
+
+    def mismatch_score(self) -> np.ndarray:
+        """The audit queue's sort key (NaN = not in the queue): metadata-rule rows first, then the models' mean."""
+        return queues.audit_key(self.model_mismatch(), self.metadata_rule())
+
+    def queue_score(self, key: str, rows: Any = slice(None)) -> np.ndarray:
+        """The score a queue's column shows at these rows: the models' mean mismatch ("mismatch", the rule is
+        marked beside it) or the label-issue score ("issue")."""
+        if key == queues.AUDIT_QUEUE.sort_key:
+            return self.model_mismatch(rows)
+        if key == queues.LABEL_ISSUE_QUEUE.sort_key:
+            return self.issue_score(rows)
+        raise ValueError(f"no queue sorts by {key!r}")
+
+    def rule_reason(self, pos: int) -> Optional[str]:
+        """Why the metadata rule flags this record, or None."""
+        if not self.metadata_rule(pos):
+            return None
+        return queues.rule_reason(int(self.sku_sum[pos]), int(self.recorded[pos]))
+
+    def mismatch_cell(self, pos: int) -> str:
+        """The Mismatch column at a row: the models' mean score, marked where the metadata rule flags the record."""
+        return queues.mismatch_cell(float(self.model_mismatch([pos])[0]), bool(self.metadata_rule(pos)))
+
+    def mismatch_tooltip(self, pos: int) -> str:
+        """What the Mismatch cell is made of: each model's score, their mean and the metadata rule."""
+        per_model = {f"{self.models[k].name} ({k})": float(v[0]) for k, v in self.model_mismatch_scores([pos]).items()}
+        return queues.explain_mismatch(per_model, float(self.model_mismatch([pos])[0]), self.rule_reason(pos))
+
+    def issue_score(self, rows: Any = slice(None)) -> np.ndarray:
+        """The label-issue queue's score: the highest label-issue score of the active models (NaN = none)."""
+        score = np.full(self._count(rows), np.nan, np.float32)
+        for kind in self.model_kinds():
+            score = np.fmax(score, self.models[kind].label_issue[rows])
         return score
 
     # ------------------------------------------------------------------ filter and sort
@@ -408,7 +436,7 @@ class BrowseIndex:
                     text_positions: Optional[np.ndarray] = None) -> np.ndarray:
         """A review queue: rows passing the filter that have a `key` score, highest score first.
 
-        key "mismatch" is the audit queue (predicted vs recorded count); "issue" ranks by label-issue score.
+        key is a QueueSpec's sort_key (core.queues): "mismatch" the audit queue, "issue" the label-issue queue.
         """
         order = self.sort_order(key, descending=True)
         keep = ~np.isnan(self._sort_values(key).astype(np.float32))

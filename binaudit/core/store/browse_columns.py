@@ -44,7 +44,7 @@ class ImageColumns:
     event_id: np.ndarray      # int64 latest label event (0: none)
 
     @classmethod
-    def empty(cls) -> "ImageColumns":
+    def empty(cls) -> ImageColumns:
         return cls(np.zeros(0, "S1"), *(np.zeros(0, t) for t in (np.int32, np.int32, np.int8, np.int8, np.int8,
                                                                   np.int64)))
 
@@ -133,8 +133,7 @@ class BrowseColumns(ModelsAndRuns):
             if not count:
                 break
             count = min(count, n - done)
-            after = last
-            ids = _ids(ids_text, count, lambda: [r[0] for r in conn.execute(
+            ids = _ids(ids_text, count, lambda after=last: [r[0] for r in conn.execute(
                 f"SELECT image_id FROM images WHERE image_id > ? ORDER BY image_id LIMIT {CHUNK}", [after])])
             parts.append(_unpack(ids[:count], np.fromstring(packed_text, sep=",", dtype=np.int64)[:count],
                                  np.fromstring(events_text, sep=",", dtype=np.int64)[:count]))

@@ -11,11 +11,30 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QColor, QFont
 
 from binaudit.core import labels as L
-from binaudit.core.browse import IMAGE_STATUSES, LABEL_STATUSES, SPLITS, BrowseFilter, BrowseIndex
+from binaudit.core.browse import (
+    IMAGE_STATUSES,
+    LABEL_STATUSES,
+    SPLITS,
+    BrowseFilter,
+    BrowseIndex,
+)
+from binaudit.core.queues import (  # defined once, in core
+    AUDIT_QUEUE,
+    LABEL_ISSUE_QUEUE,
+    RULE_MARK,
+    QueueSpec,
+)
 from binaudit.gui.common.formatting import local_time
 from binaudit.gui.common.session import WorkspaceSession
 
@@ -45,8 +64,10 @@ COLUMNS = (
     Column("resnet_conf", "ResNet p", True, "ResNet's probability for its predicted count"),
     Column("svm", "SVM", True, "Count predicted by the active SVM model"),
     Column("svm_conf", "SVM p", True, "SVM's probability for its predicted count"),
-    Column("mismatch", "Mismatch", True, "Mismatch score: expected size of the variance (audit queue order)"),
-    Column("issue", "Label issue", True, "Label-issue score: how likely the label itself is wrong"),
+    Column("mismatch", "Mismatch", True, f"The audit queue's order: {AUDIT_QUEUE.order}. The number is that mean "
+           f"(each model's expected size of the variance, in items); {RULE_MARK} marks the metadata rule"),
+    Column("issue", "Label issue", True, "Label-issue score: how likely the label itself is wrong "
+           f"({LABEL_ISSUE_QUEUE.order}; the label-issue queue's order)"),
     Column("status", "Status", False, "Import status of the photo and its metadata"),
     Column("split", "Split", False, "Training split (fixed by the image id)"),
     Column("reviewed_by", "Reviewed by", False, "Who made the latest decision"),
@@ -65,19 +86,6 @@ class Cell:
     label_status: str
     predictions: tuple[tuple[str, int, bool], ...]  # (model letter, predicted count, disagrees with record)
     mismatch: bool
-
-
-@dataclass(frozen=True)
-class QueueSpec:
-    """A review queue: rows with a score, best first (part 2 adds a label-issue queue)."""
-
-    name: str
-    title: str
-    sort_key: str
-
-
-AUDIT_QUEUE = QueueSpec("audit", "Audit queue", "mismatch")
-LABEL_ISSUE_QUEUE = QueueSpec("issue", "Label-issue queue", "issue")
 
 
 def short_label(status: str, count: Optional[int], reason: Optional[str], recorded: Optional[int]) -> str:
@@ -211,20 +219,11 @@ class BrowseTableModel(QAbstractTableModel):
         for kind in ix.model_kinds():
             m = ix.models[kind]
             if m.predicted[p] >= 0:
-                predictions.append((kind[0].upper(), int(m.predicted[p]), self._disagrees(m, p)))
+                predictions.append((kind[0].upper(), int(m.predicted[p]), bool(ix.disagrees(kind, p))))
         return Cell(ix.image_id(p), None if recorded < 0 else recorded,
                     short_label(status, None if effective < 0 else effective, ix.label_reason[p],
                                 None if recorded < 0 else recorded),
                     status, tuple(predictions), any(d for _, _, d in predictions))
-
-    def _disagrees(self, m: Any, p: int) -> bool:
-        """The model's prediction differs from the recorded count (clipped to the model's classes)."""
-        recorded = int(self.index_.recorded[p])
-        if recorded < 0 or m.predicted[p] < 0:
-            return False
-        if m.classes:
-            recorded = min(max(recorded, min(m.classes)), max(m.classes))
-        return int(m.predicted[p]) != recorded
 
     # ------------------------------------------------------------------ QAbstractTableModel
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
@@ -262,6 +261,8 @@ class BrowseTableModel(QAbstractTableModel):
             return self._colour(p, key)
         if role == Qt.ItemDataRole.FontRole and key == "label" and self._reviewed(p):
             return self._bold
+        if role == Qt.ItemDataRole.ToolTipRole and key == "mismatch" and not self.blind:
+            return self.index_.mismatch_tooltip(p)
         if role == Qt.ItemDataRole.ToolTipRole and key == "label":
             reviewer = self.index_.reviewer(p)
             text = self.index_.label_text(p)
@@ -286,8 +287,10 @@ class BrowseTableModel(QAbstractTableModel):
         if key in ("resnet", "svm", "resnet_conf", "svm_conf", "mismatch", "issue"):
             if self.blind:
                 return ""
-            if key in ("mismatch", "issue"):
-                v = self._score(p, key)
+            if key == "mismatch":
+                return ix.mismatch_cell(p)
+            if key == "issue":
+                v = float(ix.issue_score([p])[0])
                 return "" if math.isnan(v) else f"{v:.2f}"
             m = ix.models.get(key.split("_")[0])
             if m is None or not m.active:
@@ -308,12 +311,6 @@ class BrowseTableModel(QAbstractTableModel):
             return local_time(ix.reviewed_at[p])
         return None
 
-    def _score(self, p: int, key: str) -> float:
-        values = [getattr(m, "mismatch" if key == "mismatch" else "label_issue")[p]
-                  for m in self.index_.models.values() if m.active]
-        values = [float(v) for v in values if not math.isnan(float(v))]
-        return max(values) if values else float("nan")
-
     def _colour(self, p: int, key: str) -> Optional[QColor]:
         ix = self.index_
         if key == "label":
@@ -321,9 +318,11 @@ class BrowseTableModel(QAbstractTableModel):
             return {L.CONFIRMED: GREEN, L.CORRECTED: ORANGE, L.UNCOUNTABLE: GREY, L.EXCLUDED: GREY}.get(status)
         if key in ("resnet", "svm") and not self.blind:
             m = ix.models.get(key)
-            if m is not None and m.active and self._disagrees(m, p):
+            if m is not None and m.active and ix.disagrees(key, p):
                 return RED
         if key == "status" and ix.status[p] != 0:
+            return ORANGE
+        if key == "mismatch" and not self.blind and ix.metadata_rule(p):
             return ORANGE
         return None
 
