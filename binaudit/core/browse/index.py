@@ -1,12 +1,9 @@
-"""The browser's columns for every image, held as numpy arrays: filter and sort 536,000 rows in milliseconds.
+"""BrowseIndex: every image's browse columns as numpy arrays; filter and sort 536,000 rows in milliseconds.
 
-Qt-free and SQL-free. `BrowseIndex.load(store)` takes the Store's browse snapshot (images and the
-active ResNet and SVM predictions, read in one transaction by store/browse_columns.py);
-`select(filter, sort)` answers with an array of row positions; `refresh(store, ids)` re-reads
-the label columns of a few images after a relabel.
-
-Positions are indexes into the id-sorted arrays (SQLite's BINARY order of image_id, which is
-also the byte order numpy uses for the `ids` array, so ids are found with searchsorted).
+`BrowseIndex.load(store)` takes the Store's browse snapshot; `select(filter, sort)` answers with an
+array of row positions; `queue_order` walks a review queue; `refresh(store, ids)` re-reads the
+label columns of a few images after a relabel. Positions index the id-sorted arrays (SQLite's
+BINARY order of image_id, also the byte order of numpy's `ids` array, so ids are found with searchsorted).
 """
 
 from __future__ import annotations
@@ -17,69 +14,23 @@ from typing import Any, Optional
 
 import numpy as np
 
-from binaudit.core import abid, queues
 from binaudit.core import labels as L
-from binaudit.core.kinds import MODEL_KINDS
-from binaudit.core.store.browse_columns import (
-    CategoryCodes,
-    ImageColumns,
-    PredictionColumns,
+from binaudit.core.browse.columns import (
+    CODES,
+    IMAGE_STATUSES,
+    LABEL_STATUSES,
+    NO_FILTER,
+    SORT_KEYS,
+    SPLITS,
+    BrowseFilter,
+    ModelColumns,
+    QueueProgress,
 )
+from binaudit.core.browse.scores import ScoreColumns
+from binaudit.core.kinds import MODEL_KINDS
+from binaudit.core.store.browse_columns import ImageColumns, PredictionColumns
 
-LABEL_STATUSES = (L.RECORDED, L.CONFIRMED, L.CORRECTED, L.UNCOUNTABLE, L.EXCLUDED, L.RESET)
-IMAGE_STATUSES = abid.STATUSES
-SPLITS = ("train", "val", "test")
-CODES = CategoryCodes(LABEL_STATUSES, IMAGE_STATUSES, SPLITS)  # how the Store codes the category columns
-
-# Sort keys understood by select(); each maps to one or two arrays (see _sort_key).
-SORT_KEYS = ("id", "recorded", "label", "resnet", "resnet_conf", "svm", "svm_conf", "mismatch", "issue",
-             "status", "split", "reviewed_by", "reviewed_at")
 _LABEL_KEYS = {"label", "reviewed_by", "reviewed_at"}
-
-
-@dataclass(frozen=True)
-class BrowseFilter:
-    """What the browser shows. Empty/None fields do not filter."""
-
-    statuses: frozenset[str] = frozenset()        # image import statuses (ok, inconsistent, ...)
-    label_statuses: frozenset[str] = frozenset()  # effective label statuses (recorded, corrected, ...)
-    recorded_min: Optional[int] = None
-    recorded_max: Optional[int] = None
-    predicted: Optional[int] = None
-    predicted_by: str = "any"                     # "any" or a model kind
-    mismatch_only: bool = False
-    reviewed: Optional[bool] = None
-    split: Optional[str] = None
-    text: str = ""                                # full-text search over SKU names and ASINs (store.search_items)
-    scored_only: bool = False                     # the audit queue: only images with a mismatch score
-
-    def is_empty(self) -> bool:
-        return self == BrowseFilter()
-
-
-@dataclass
-class ModelColumns:
-    """One active model's columns, aligned with the index rows (-1 / NaN where the image is not scored)."""
-
-    model_id: Optional[int]
-    name: str
-    classes: tuple[int, ...]
-    predicted: np.ndarray
-    confidence: np.ndarray
-    mismatch: np.ndarray
-    label_issue: np.ndarray
-
-    @property
-    def active(self) -> bool:
-        return self.model_id is not None
-
-
-@dataclass
-class QueueProgress:
-    total: int
-    reviewed: int
-    variances: int
-    uncountable: int
 
 
 def _float_order(values: np.ndarray, descending: bool) -> np.ndarray:
@@ -101,7 +52,7 @@ def _float_order(values: np.ndarray, descending: bool) -> np.ndarray:
 
 
 @dataclass
-class BrowseIndex:
+class BrowseIndex(ScoreColumns):
     """Browse columns of all images; see the module docstring."""
 
     ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="S1"))
@@ -236,94 +187,6 @@ class BrowseIndex:
     def reviewer(self, pos: int) -> Optional[str]:
         return self.users[self.reviewed_by[pos]]
 
-    def _count(self, rows: Any) -> int:
-        """How many rows an index (a slice, positions or a mask) selects."""
-        return int(np.asarray(self.recorded[rows]).size)
-
-    def model_kinds(self) -> list[str]:
-        """Kinds with an active model, in display order."""
-        return [k for k in MODEL_KINDS if self.models.get(k) and self.models[k].active]
-
-    # ------------------------------------------------------------------ derived columns (rules: core.queues)
-    def disagrees(self, kind: str, rows: Any = slice(None)) -> np.ndarray:
-        """True where the model's predicted count differs from the recorded count, at these rows.
-
-        A recorded count above the model's largest class is compared as that class (a 0-5 model
-        predicting 5 for a recorded 7 agrees as far as it can tell).
-        """
-        m = self.models[kind]
-        recorded, predicted = self.recorded[rows], m.predicted[rows]
-        target = np.clip(recorded, min(m.classes), max(m.classes)) if m.classes else recorded
-        return (recorded >= 0) & (predicted >= 0) & (predicted != target)
-
-    def mismatch_flags(self) -> np.ndarray:
-        """True where any active model's predicted count disagrees with the recorded count."""
-        flags = np.zeros(len(self), bool)
-        for kind in self.model_kinds():
-            flags |= self.disagrees(kind)
-        return flags
-
-    def model_mismatch_scores(self, rows: Any = slice(None)) -> dict[str, np.ndarray]:
-        """Each active model's mismatch score at these rows (NaN = not scored).
-
-        The stored score (expected |count - recorded|); where the model has a prediction but no stored
-        score, its disagreement flag times its confidence stands in.
-        """
-        out = {}
-        for kind in self.model_kinds():
-            m = self.models[kind]
-            s = np.array(m.mismatch[rows], dtype=np.float32, ndmin=1)
-            missing = np.isnan(s) & (np.array(m.predicted[rows], ndmin=1) >= 0)
-            if missing.any():
-                confidence = np.nan_to_num(np.array(m.confidence[rows], ndmin=1)[missing], nan=0.5)
-                s[missing] = np.array(self.disagrees(kind, rows), ndmin=1)[missing] * confidence
-            out[kind] = s
-        return out
-
-    def model_mismatch(self, rows: Any = slice(None)) -> np.ndarray:
-        """The models' part of the audit queue's order: their mean mismatch score (the Mismatch column)."""
-        scores = self.model_mismatch_scores(rows)
-        return queues.mean_score(list(scores.values()), self._count(rows))
-
-    def metadata_rule(self, rows: Any = slice(None)) -> np.ndarray:
-        """The rule's part of the audit queue's order: records that contradict themselves."""
-        return self.status[rows] == IMAGE_STATUSES.index(abid.STATUS_INCONSISTENT)
-
-    def mismatch_score(self) -> np.ndarray:
-        """The audit queue's sort key (NaN = not in the queue): metadata-rule rows first, then the models' mean."""
-        return queues.audit_key(self.model_mismatch(), self.metadata_rule())
-
-    def queue_score(self, key: str, rows: Any = slice(None)) -> np.ndarray:
-        """The score a queue's column shows at these rows: the models' mean mismatch ("mismatch", the rule is
-        marked beside it) or the label-issue score ("issue")."""
-        if key == queues.AUDIT_QUEUE.sort_key:
-            return self.model_mismatch(rows)
-        if key == queues.LABEL_ISSUE_QUEUE.sort_key:
-            return self.issue_score(rows)
-        raise ValueError(f"no queue sorts by {key!r}")
-
-    def rule_reason(self, pos: int) -> Optional[str]:
-        """Why the metadata rule flags this record, or None."""
-        if not self.metadata_rule(pos):
-            return None
-        return queues.rule_reason(int(self.sku_sum[pos]), int(self.recorded[pos]))
-
-    def mismatch_cell(self, pos: int) -> str:
-        """The Mismatch column at a row: the models' mean score, marked where the metadata rule flags the record."""
-        return queues.mismatch_cell(float(self.model_mismatch([pos])[0]), bool(self.metadata_rule(pos)))
-
-    def mismatch_tooltip(self, pos: int) -> str:
-        """What the Mismatch cell is made of: each model's score, their mean and the metadata rule."""
-        per_model = {f"{self.models[k].name} ({k})": float(v[0]) for k, v in self.model_mismatch_scores([pos]).items()}
-        return queues.explain_mismatch(per_model, float(self.model_mismatch([pos])[0]), self.rule_reason(pos))
-
-    def issue_score(self, rows: Any = slice(None)) -> np.ndarray:
-        """The label-issue queue's score: the highest label-issue score of the active models (NaN = none)."""
-        score = np.full(self._count(rows), np.nan, np.float32)
-        for kind in self.model_kinds():
-            score = np.fmax(score, self.models[kind].label_issue[rows])
-        return score
-
     # ------------------------------------------------------------------ filter and sort
     def mask(self, f: BrowseFilter, text_positions: Optional[np.ndarray] = None) -> np.ndarray:
         """Boolean mask of the rows passing the filter (text_positions: rows matching f.text, looked up by the caller)."""
@@ -361,7 +224,7 @@ class BrowseIndex:
             keep &= text_mask
         return keep
 
-    def select(self, f: BrowseFilter = BrowseFilter(), sort: str = "id", descending: bool = False,
+    def select(self, f: BrowseFilter = NO_FILTER, sort: str = "id", descending: bool = False,
                text_positions: Optional[np.ndarray] = None) -> np.ndarray:
         """Positions of the rows passing the filter, in the given (stable) sort order."""
         order = self.sort_order(sort, descending)
@@ -432,7 +295,7 @@ class BrowseIndex:
             return np.where(self.event_id > 0, self.event_id.astype(np.float64), np.nan)
         raise ValueError(key)
 
-    def queue_order(self, f: BrowseFilter = BrowseFilter(), key: str = "mismatch",
+    def queue_order(self, f: BrowseFilter = NO_FILTER, key: str = "mismatch",
                     text_positions: Optional[np.ndarray] = None) -> np.ndarray:
         """A review queue: rows passing the filter that have a `key` score, highest score first.
 

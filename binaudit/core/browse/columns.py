@@ -1,0 +1,69 @@
+"""What the browser holds and asks for: category orders, sort keys, the filter, a model's columns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from binaudit.core import abid
+from binaudit.core import labels as L
+from binaudit.core.store.browse_columns import CategoryCodes
+
+LABEL_STATUSES = (L.RECORDED, L.CONFIRMED, L.CORRECTED, L.UNCOUNTABLE, L.EXCLUDED, L.RESET)
+IMAGE_STATUSES = abid.STATUSES
+SPLITS = ("train", "val", "test")
+CODES = CategoryCodes(LABEL_STATUSES, IMAGE_STATUSES, SPLITS)  # how the Store codes the category columns
+
+# Sort keys understood by select(); each maps to one or two arrays (see BrowseIndex._sort_values).
+SORT_KEYS = ("id", "recorded", "label", "resnet", "resnet_conf", "svm", "svm_conf", "mismatch", "issue",
+             "status", "split", "reviewed_by", "reviewed_at")
+
+
+@dataclass(frozen=True)
+class BrowseFilter:
+    """What the browser shows. Empty/None fields do not filter."""
+
+    statuses: frozenset[str] = frozenset()        # image import statuses (ok, inconsistent, ...)
+    label_statuses: frozenset[str] = frozenset()  # effective label statuses (recorded, corrected, ...)
+    recorded_min: Optional[int] = None
+    recorded_max: Optional[int] = None
+    predicted: Optional[int] = None
+    predicted_by: str = "any"                     # "any" or a model kind
+    mismatch_only: bool = False
+    reviewed: Optional[bool] = None
+    split: Optional[str] = None
+    text: str = ""                                # full-text search over SKU names and ASINs (store.search_items)
+    scored_only: bool = False                     # the audit queue: only images with a mismatch score
+
+    def is_empty(self) -> bool:
+        return self == NO_FILTER
+
+
+NO_FILTER = BrowseFilter()  # every row
+
+
+@dataclass
+class ModelColumns:
+    """One active model's columns, aligned with the index rows (-1 / NaN where the image is not scored)."""
+
+    model_id: Optional[int]
+    name: str
+    classes: tuple[int, ...]
+    predicted: np.ndarray
+    confidence: np.ndarray
+    mismatch: np.ndarray
+    label_issue: np.ndarray
+
+    @property
+    def active(self) -> bool:
+        return self.model_id is not None
+
+
+@dataclass
+class QueueProgress:
+    total: int
+    reviewed: int
+    variances: int
+    uncountable: int

@@ -1,0 +1,112 @@
+"""The score columns the review queues sort by, derived from the index's columns (the rules: core.queues).
+
+A mixin of BrowseIndex: per model, whether it disagrees with the record and its mismatch score;
+the models' mean, the metadata rule and the audit queue's sort key; the label-issue score; and
+the Mismatch cell with its tooltip. `rows` is anything that indexes the columns (all rows by default).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from binaudit.core import abid, queues
+from binaudit.core.browse.columns import IMAGE_STATUSES, ModelColumns
+from binaudit.core.kinds import MODEL_KINDS
+
+
+class ScoreColumns:
+    """The derived score columns; the host class holds the columns named below."""
+
+    recorded: np.ndarray
+    status: np.ndarray
+    sku_sum: np.ndarray
+    models: dict[str, ModelColumns]
+
+    def _count(self, rows: Any) -> int:
+        """How many rows an index (a slice, positions or a mask) selects."""
+        return int(np.asarray(self.recorded[rows]).size)
+
+    def model_kinds(self) -> list[str]:
+        """Kinds with an active model, in display order."""
+        return [k for k in MODEL_KINDS if self.models.get(k) and self.models[k].active]
+
+    def disagrees(self, kind: str, rows: Any = slice(None)) -> np.ndarray:
+        """True where the model's predicted count differs from the recorded count, at these rows.
+
+        A recorded count above the model's largest class is compared as that class (a 0-5 model
+        predicting 5 for a recorded 7 agrees as far as it can tell).
+        """
+        m = self.models[kind]
+        recorded, predicted = self.recorded[rows], m.predicted[rows]
+        target = np.clip(recorded, min(m.classes), max(m.classes)) if m.classes else recorded
+        return (recorded >= 0) & (predicted >= 0) & (predicted != target)
+
+    def mismatch_flags(self) -> np.ndarray:
+        """True where any active model's predicted count disagrees with the recorded count."""
+        flags = np.zeros(len(self), bool)
+        for kind in self.model_kinds():
+            flags |= self.disagrees(kind)
+        return flags
+
+    def model_mismatch_scores(self, rows: Any = slice(None)) -> dict[str, np.ndarray]:
+        """Each active model's mismatch score at these rows (NaN = not scored).
+
+        The stored score (expected |count - recorded|); where the model has a prediction but no stored
+        score, its disagreement flag times its confidence stands in.
+        """
+        out = {}
+        for kind in self.model_kinds():
+            m = self.models[kind]
+            s = np.array(m.mismatch[rows], dtype=np.float32, ndmin=1)
+            missing = np.isnan(s) & (np.array(m.predicted[rows], ndmin=1) >= 0)
+            if missing.any():
+                confidence = np.nan_to_num(np.array(m.confidence[rows], ndmin=1)[missing], nan=0.5)
+                s[missing] = np.array(self.disagrees(kind, rows), ndmin=1)[missing] * confidence
+            out[kind] = s
+        return out
+
+    def model_mismatch(self, rows: Any = slice(None)) -> np.ndarray:
+        """The models' part of the audit queue's order: their mean mismatch score (the Mismatch column)."""
+        scores = self.model_mismatch_scores(rows)
+        return queues.mean_score(list(scores.values()), self._count(rows))
+
+    def metadata_rule(self, rows: Any = slice(None)) -> np.ndarray:
+        """The rule's part of the audit queue's order: records that contradict themselves."""
+        return self.status[rows] == IMAGE_STATUSES.index(abid.STATUS_INCONSISTENT)
+
+    def mismatch_score(self) -> np.ndarray:
+        """The audit queue's sort key (NaN = not in the queue): metadata-rule rows first, then the models' mean."""
+        return queues.audit_key(self.model_mismatch(), self.metadata_rule())
+
+    def queue_score(self, key: str, rows: Any = slice(None)) -> np.ndarray:
+        """The score a queue's column shows at these rows: the models' mean mismatch ("mismatch", the rule is
+        marked beside it) or the label-issue score ("issue")."""
+        if key == queues.AUDIT_QUEUE.sort_key:
+            return self.model_mismatch(rows)
+        if key == queues.LABEL_ISSUE_QUEUE.sort_key:
+            return self.issue_score(rows)
+        raise ValueError(f"no queue sorts by {key!r}")
+
+    def rule_reason(self, pos: int) -> Optional[str]:
+        """Why the metadata rule flags this record, or None."""
+        if not self.metadata_rule(pos):
+            return None
+        return queues.rule_reason(int(self.sku_sum[pos]), int(self.recorded[pos]))
+
+    def mismatch_cell(self, pos: int) -> str:
+        """The Mismatch column at a row: the models' mean score, marked where the metadata rule flags the record."""
+        return queues.mismatch_cell(float(self.model_mismatch([pos])[0]), bool(self.metadata_rule(pos)))
+
+    def mismatch_tooltip(self, pos: int) -> str:
+        """What the Mismatch cell is made of: each model's score, their mean and the metadata rule."""
+        per_model = {f"{self.models[k].name} ({k})": float(v[0]) for k, v in self.model_mismatch_scores([pos]).items()}
+        return queues.explain_mismatch(per_model, float(self.model_mismatch([pos])[0]), self.rule_reason(pos))
+
+    def issue_score(self, rows: Any = slice(None)) -> np.ndarray:
+        """The label-issue queue's score: the highest label-issue score of the active models (NaN = none)."""
+        score = np.full(self._count(rows), np.nan, np.float32)
+        for kind in self.model_kinds():
+            score = np.fmax(score, self.models[kind].label_issue[rows])
+        return score
