@@ -1,5 +1,7 @@
-"""An SVM run: features, optional cross-validated search, fit on train, temperature calibrated on val,
-test metrics, k-fold out-of-fold probabilities for the label-issue score, model files, registration."""
+"""An SVM run: features, optional cross-validated search, fit on train, probabilities calibrated on val (a
+multinomial logistic map of the decision values, binaudit.ml.svm_calibration), test metrics with the
+expected calibration error before and after, k-fold out-of-fold probabilities for the label-issue score,
+model files, registration."""
 
 from __future__ import annotations
 
@@ -17,12 +19,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from binaudit.core.calibration import expected_calibration_error, fit_temperature, nll
 from binaudit.core.metrics import classification_metrics
 from binaudit.ml import modelfiles
 from binaudit.ml.svm import TorchSVM, fit_svm
 
 from .features import extract_features
-from .metrics import summary_metrics
+from .metrics import PUBLISHED_TOP, published_range, summary_metrics
 from .report import write_report
 from .session import RunScope, Session
 from .svm_config import SVMConfig
@@ -67,8 +70,9 @@ def to_full_probs(svm: TorchSVM, X: np.ndarray, num_classes: int) -> np.ndarray:
 
 
 def out_of_fold(X: np.ndarray, y: np.ndarray, bins: Sequence[str], cfg: SVMConfig, C: float, gamma: Any,
-                temperature: float, num_classes: int, emit, stop: StopFlag) -> np.ndarray:
-    """k-fold out-of-fold probabilities: every image scored by a model that never trained on its bin."""
+                calibrated: TorchSVM, num_classes: int, emit, stop: StopFlag) -> np.ndarray:
+    """k-fold out-of-fold probabilities: every image scored by a model that never trained on its bin, its
+    decision values mapped by the run's calibrator (fitted on val for the run's model)."""
     folds = max(2, min(cfg.folds, len(set(bins))))
     splitter = _splitter(y, folds, cfg.seed)
     oof = np.zeros((len(y), num_classes))
@@ -76,10 +80,47 @@ def out_of_fold(X: np.ndarray, y: np.ndarray, bins: Sequence[str], cfg: SVMConfi
         if stop:
             raise Stopped()
         svm = TorchSVM.from_pipeline(_fit(X[fit_idx], y[fit_idx], cfg, C, gamma))
-        svm.temperature = temperature
+        svm.temperature, svm.calibrator = calibrated.temperature, _calibrator_for(svm, calibrated)
+        svm.to(svm.device)
         oof[held_idx] = to_full_probs(svm, X[held_idx], num_classes)
         emit("progress", stage="out-of-fold", done=k, total=folds)
     return oof
+
+
+def _calibrator_for(fold: TorchSVM, main: TorchSVM):
+    """The run's calibrator if the fold model has the same classes (same decision-value columns), else none."""
+    if main.calibrator is None or not np.array_equal(fold.classes, main.classes):
+        return None
+    return main.calibrator
+
+
+def split_figures(svm: TorchSVM, X: np.ndarray, y: np.ndarray, num_classes: int, margin_t: float) -> dict[str, Any]:
+    """A split's count metrics, its ECE after calibration and before (the old softmax of the margin scores, raw
+    and with its own temperature), the NLLs, and with more than six classes the published 0-5 figures."""
+    out = classification_metrics(y, svm.predict(X), num_classes)
+    probs = to_full_probs(svm, X, num_classes)
+    raw = np.zeros_like(probs)
+    raw[:, np.asarray(svm.classes, dtype=np.int64)] = svm.margin_probabilities(X)
+    old = np.zeros_like(probs)
+    old[:, np.asarray(svm.classes, dtype=np.int64)] = svm.margin_probabilities(X, margin_t)
+    out.update(ece=expected_calibration_error(probs, y), ece_uncalibrated=expected_calibration_error(raw, y),
+               ece_margin_temperature=expected_calibration_error(old, y), nll=nll(probs, y),
+               nll_margin_temperature=nll(old, y), confidence=float(probs.max(axis=1).mean()),
+               confidence_spread=float(probs.max(axis=1).std()))
+    if num_classes > PUBLISHED_TOP + 1:
+        pred, true = published_range(probs, y)
+        out["counts_0_5"] = classification_metrics(true, pred, PUBLISHED_TOP + 1)
+    return out
+
+
+def calibrate(svm: TorchSVM, X_val: np.ndarray, y_val: np.ndarray, val_bins: Sequence[str], seed: int
+              ) -> tuple[float, dict[str, Any]]:
+    """Fit the decision-value calibrator on val (penalty cross-validated by bin); also the old method's
+    temperature, for the report's comparison. Returns (that temperature, the report's "calibration")."""
+    known, target = svm.class_index(y_val)
+    margin_t = fit_temperature(svm.margin_probabilities(X_val[known]), target)
+    svm.calibrate(X_val, y_val, groups=val_bins, seed=seed)
+    return margin_t, {**svm.calibration_info, "fitted_on": "val", "margin_temperature": margin_t}
 
 
 def train_svm(session: Session, cfg: SVMConfig, stop: StopFlag) -> int:
@@ -101,29 +142,32 @@ def train_svm(session: Session, cfg: SVMConfig, stop: StopFlag) -> int:
     started = time.perf_counter()
     pipe = _fit(X["train"], y["train"], cfg, C, gamma)
     svm = TorchSVM.from_pipeline(pipe)
-    svm.calibrate(X["val"], y["val"])
+    margin_t, calibration = calibrate(svm, X["val"], y["val"], [bin_of.get(i, i) for i in sets["val"].ids], cfg.seed)
     fit_seconds = time.perf_counter() - started
-    emit("progress", stage="fit", done=1, total=1, seconds=round(fit_seconds, 2), temperature=svm.temperature)
+    emit("progress", stage="fit", done=1, total=1, seconds=round(fit_seconds, 2), calibration=calibration["method"],
+         l2=calibration["l2"])
     report: dict[str, Any] = {"title": f"SVM run {s.run_id}", "recipe": f"svm-{cfg.kernel}", "config": asdict(cfg),
                               "label_snapshot": s.label_snapshot, "C": C, "gamma": gamma, "search": search_info,
-                              "temperature": svm.temperature, "fit_seconds": fit_seconds,
+                              "calibration": calibration, "fit_seconds": fit_seconds,
                               "images": s.summary(num_classes)}
     for name in ("val", "test"):
         if len(y[name]):
-            report[name] = classification_metrics(y[name], svm.predict(X[name]), num_classes)
+            report[name] = split_figures(svm, X[name], y[name], num_classes, margin_t)
+            calibration.update({f"{name}_{k}": report[name][k] for k in ("ece", "ece_uncalibrated",
+                                                                         "ece_margin_temperature")})
     if cfg.folds:
         ids = sets["train"].ids + sets["val"].ids + sets["test"].ids
         Xa = np.concatenate([X["train"], X["val"], X["test"]])
         ya = np.concatenate([y["train"], y["val"], y["test"]])
-        oof = out_of_fold(Xa, ya, [bin_of.get(i, i) for i in ids], cfg, C, gamma, svm.temperature, num_classes,
-                          emit, stop)
+        oof = out_of_fold(Xa, ya, [bin_of.get(i, i) for i in ids], cfg, C, gamma, svm, num_classes, emit, stop)
         s.store.write_oof(s.run_id, [(i, int(g), p.tolist()) for i, g, p in zip(ids, ya, oof)])
         report["oof"] = {"folds": cfg.folds, "n": len(ids),
                          **{k: v for k, v in classification_metrics(ya, oof.argmax(1), num_classes).items()
-                            if k in ("accuracy", "rmse")}}
+                            if k in ("accuracy", "rmse")}, "ece": expected_calibration_error(oof, ya)}
     metrics = summary_metrics(report)
     manifest = modelfiles.save_svm(svm, spec, s.run_dir / "model" / f"svm-run{s.run_id}",
-                                   classes=list(range(num_classes)), training_run=s.run_id, metrics=metrics)
+                                   classes=list(range(num_classes)), training_run=s.run_id, metrics=metrics,
+                                   calibration=calibration, or_more=cfg.or_more)
     model_id = modelfiles.register_model_file(s.store, manifest, run_id=s.run_id, label_snapshot=s.label_snapshot,
                                               name=f"SVM {cfg.kernel} PCA{cfg.pca} {cfg.size}px (run {s.run_id})")
     report.update(model_id=model_id, metrics=metrics, wall_seconds=round(time.time() - s.started, 1))

@@ -185,8 +185,9 @@ def save_resnet(model: Union[torch.nn.Module, ResNetCounter], out: PathLike, *, 
 
 
 def save_svm(svm: TorchSVM, features: FeatureSpec, out: PathLike, *, classes: Optional[Sequence[int]] = None,
-             training_run: Any = None, metrics: Optional[dict] = None) -> Path:
-    """Write NAME.npz + NAME.json for an SVM; returns the manifest path."""
+             training_run: Any = None, metrics: Optional[dict] = None, calibration: Optional[dict] = None,
+             or_more: bool = False) -> Path:
+    """Write NAME.npz + NAME.json for an SVM; returns the manifest path (the calibrator itself is in the npz)."""
     classes = list(classes) if classes is not None else list(range(int(max(svm.classes)) + 1))
     weights, manifest = _paths(out, "svm")
     svm.save_npz(weights, features)
@@ -194,9 +195,16 @@ def save_svm(svm: TorchSVM, features: FeatureSpec, out: PathLike, *, classes: Op
                            classes=[int(c) for c in classes], input_size=features.size,
                            preprocessing={"decode": "PIL JPEG, RGB", "resize": "squash",
                                           "features": features.to_dict(),
-                                          "probabilities": "softmax(ovo vote margins / T), T fitted on val",
+                                          "probabilities": _svm_probabilities(svm),
                                           "temperature": svm.temperature},
-                           training_run=training_run, metrics=metrics or {})
+                           calibration=calibration or {"method": _svm_probabilities(svm)},
+                           top_class_or_more=bool(or_more), training_run=training_run, metrics=metrics or {})
+
+
+def _svm_probabilities(svm: TorchSVM) -> str:
+    if svm.calibrator is not None:
+        return "softmax(W @ ovo decision values + b), fitted on val (multinomial logistic)"
+    return "softmax(ovo vote margins / T), T fitted on val"
 
 
 # ---------------------------------------------------------------- loading

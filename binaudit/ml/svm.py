@@ -4,14 +4,15 @@ Training uses Pipeline(StandardScaler, PCA(randomized), SVC). Inference never ca
 ``TorchSVM`` evaluates the fitted parameters with float64 torch maths on any device and reproduces
 libsvm's one-vs-one vote, so its ``predict`` equals ``Pipeline.predict``.
 
-Probabilities: a softmax over one-vs-one vote margins, calibrated by temperature scaling on
-validation data (``TorchSVM.calibrate``). The class score is scikit-learn's ovr score, votes plus
-the summed pairwise decision values squashed into (-1/3, 1/3), so it orders classes by votes first;
-``softmax(score / T)`` with T fitted to minimise the validation negative log-likelihood. We chose
-this over libsvm's Platt coupling (``SVC(probability=True)``) because that option is deprecated in
-scikit-learn 1.9 and removed in 1.11, and because it costs an internal 5-fold refit.
-``predict`` is libsvm's vote (ties to the lower class); argmax of the probabilities can differ from
-it only where two classes tie on votes.
+Probabilities: a multinomial logistic map of the raw one-vs-one decision values, fitted on held-out
+(validation) images by ``TorchSVM.calibrate`` (binaudit.ml.svm_calibration says why: the earlier
+softmax over vote-dominated margin scores gave nearly the same flat vector to every image). Files
+written before that fix carry no calibrator and keep their old probabilities, softmax(score / T) over
+scikit-learn's ovr score (votes plus squashed margins) with T fitted on validation. We chose this over
+libsvm's Platt coupling (``SVC(probability=True)``) because that option is deprecated in scikit-learn
+1.9 and removed in 1.11, and because it costs an internal 5-fold refit.
+``predict`` is libsvm's vote (ties to the lower class); argmax of the calibrated probabilities may
+differ from it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from .preprocess import pixel_transform
+from .svm_calibration import DecisionCalibrator, fit_decision_calibrator
 
 KERNELS = ("rbf", "poly", "linear", "sigmoid")
 NPZ_FORMAT = "binaudit-svm-1"
@@ -147,12 +149,15 @@ class TorchSVM:
               "support_vectors", "dual_coef", "intercept", "n_support", "classes")
 
     def __init__(self, params: dict[str, np.ndarray], kernel: str, gamma: float, coef0: float, degree: int,
-                 temperature: float = 1.0, device: Union[str, torch.device] = "cpu"):
+                 temperature: float = 1.0, device: Union[str, torch.device] = "cpu",
+                 calibrator: Optional[DecisionCalibrator] = None):
         if kernel not in KERNELS:
             raise ValueError(f"unknown kernel {kernel!r}")
         self.params = {k: np.asarray(params[k]) for k in self.ARRAYS}
         self.kernel, self.gamma, self.coef0, self.degree = kernel, float(gamma), float(coef0), int(degree)
         self.temperature = float(temperature)
+        self.calibrator = calibrator
+        self.calibration_info: dict = {}
         self.classes = self.params["classes"]
         self.n_pairs = len(self.classes) * (len(self.classes) - 1) // 2
         self.device = torch.device("cpu")
@@ -190,6 +195,9 @@ class TorchSVM:
                  "temperature": np.array(self.temperature)}
         if features is not None:
             extra["features"] = np.array([features.size, int(features.hog), int(features.blobs), features.hog_size])
+        if self.calibrator is not None:
+            extra.update(calib_coef=self.calibrator.coef, calib_intercept=self.calibrator.intercept,
+                         calib_l2=np.array(self.calibrator.l2))
         with open(path, "wb") as fh:
             np.savez(fh, **self.params, **extra)
 
@@ -209,8 +217,16 @@ class TorchSVM:
             if "features" in z.files:
                 f = z["features"]
                 feats = FeatureSpec(int(f[0]), bool(f[1]), bool(f[2]), int(f[3]))
+            calibrator = None
+            if "calib_coef" in z.files:
+                calibrator = DecisionCalibrator(np.asarray(z["calib_coef"], np.float64),
+                                                np.asarray(z["calib_intercept"], np.float64),
+                                                float(z["calib_l2"]) if "calib_l2" in z.files else 0.0)
+                k, pairs = len(params["classes"]), len(params["classes"]) * (len(params["classes"]) - 1) // 2
+                if calibrator.coef.shape != (k, pairs) or calibrator.intercept.shape != (k,):
+                    raise ValueError(f"{path}: calibrator shapes {calibrator.coef.shape} do not fit {k} classes")
             svm = cls(params, str(z["kernel"]), float(z["gamma"]), float(z["coef0"]), int(z["degree"]),
-                      float(z["temperature"]), device)
+                      float(z["temperature"]), device, calibrator)
         return svm, feats
 
     def to(self, device: Union[str, torch.device]) -> "TorchSVM":
@@ -221,6 +237,9 @@ class TorchSVM:
         self._t = t
         self._W = torch.as_tensor(_pair_coefficients(self.params["dual_coef"], self.params["n_support"]),
                                   device=self.device)
+        if self.calibrator is not None:
+            self._calib = (torch.as_tensor(self.calibrator.coef, dtype=torch.float64, device=self.device),
+                           torch.as_tensor(self.calibrator.intercept, dtype=torch.float64, device=self.device))
         return self
 
     # ------------------------------------------------ maths
@@ -277,39 +296,45 @@ class TorchSVM:
         margin.index_add_(1, jj, -dec)
         return self.votes(dec).to(dec.dtype) + margin / (3 * (margin.abs() + 1))
 
+    def proba_from_decision(self, dec: torch.Tensor) -> torch.Tensor:
+        """Probabilities over self.classes from decision values: the calibrator's softmax(W d + b) / T, or (a
+        file from before the calibrator) softmax(margin_scores / T)."""
+        if self.calibrator is not None:
+            coef, intercept = self._calib
+            return torch.softmax((dec @ coef.T + intercept) / self.temperature, dim=1)
+        return torch.softmax(self.margin_scores(dec) / self.temperature, dim=1)
+
     def predict_proba(self, X: Union[np.ndarray, torch.Tensor]) -> np.ndarray:
-        """Probabilities (n, n_classes) over self.classes: softmax(margin_scores / temperature)."""
-        scores = self.margin_scores(self.ovo_decision(X))
-        return torch.softmax(scores / self.temperature, dim=1).cpu().numpy()
+        """Probabilities (n, n_classes) over self.classes (proba_from_decision)."""
+        return self.proba_from_decision(self.ovo_decision(X)).cpu().numpy()
 
     def predict_with_proba(self, X: Union[np.ndarray, torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
         """(class indices as predict_index gives them, probabilities) from one kernel evaluation."""
         dec = self.ovo_decision(X)
         index = torch.argmax(self.votes(dec), dim=1).cpu().numpy()
-        probs = torch.softmax(self.margin_scores(dec) / self.temperature, dim=1).cpu().numpy()
-        return index, probs
+        return index, self.proba_from_decision(dec).cpu().numpy()
 
-    def calibrate(self, X_val: Union[np.ndarray, torch.Tensor], y_val: np.ndarray) -> float:
-        """Fit the temperature that minimises the validation negative log-likelihood; returns it."""
-        scores = self.margin_scores(self.ovo_decision(X_val)).cpu().numpy()
+    def margin_probabilities(self, X: Union[np.ndarray, torch.Tensor], temperature: float = 1.0) -> np.ndarray:
+        """The pre-calibrator probabilities softmax(margin_scores / T), for reports comparing the two."""
+        return torch.softmax(self.margin_scores(self.ovo_decision(X)) / temperature, dim=1).cpu().numpy()
+
+    def class_index(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(mask of labels that are SVM classes, their indices into self.classes)."""
         index = {c: i for i, c in enumerate(self.classes.tolist())}
-        known = np.array([y in index for y in np.asarray(y_val).tolist()])
+        known = np.array([v in index for v in np.asarray(y).tolist()], dtype=bool)
+        return known, np.array([index[v] for v in np.asarray(y)[known].tolist()], dtype=np.int64)
+
+    def calibrate(self, X_val: Union[np.ndarray, torch.Tensor], y_val: np.ndarray,
+                  groups: Optional[Sequence] = None, seed: int = 0) -> float:
+        """Fit the decision-value calibrator on held-out images (groups: their bins, for its cross-validated
+        penalty) and reset the temperature to 1; returns the temperature."""
+        known, target = self.class_index(y_val)
         if not known.any():
             raise ValueError("no validation label is one of the SVM's classes")
-        target = np.array([index[y] for y in np.asarray(y_val)[known].tolist()])
-        self.temperature = fit_temperature(scores[known], target)
+        dec = self.ovo_decision(X_val).cpu().numpy()[known]
+        kept = None if groups is None else np.asarray(groups)[known]
+        self.calibrator, self.calibration_info = fit_decision_calibrator(dec, target, len(self.classes), kept,
+                                                                         seed=seed)
+        self.temperature = 1.0
+        self.to(self.device)
         return self.temperature
-
-
-def fit_temperature(scores: np.ndarray, target: np.ndarray, bounds: tuple[float, float] = (1e-2, 1e2)) -> float:
-    """The T in [bounds] minimising mean -log softmax(scores / T)[target] (bounded scalar search on log T)."""
-    from scipy.optimize import minimize_scalar
-    from scipy.special import log_softmax
-
-    rows = np.arange(len(target))
-
-    def nll(log_t: float) -> float:
-        return float(-log_softmax(scores / np.exp(log_t), axis=1)[rows, target].mean())
-
-    res = minimize_scalar(nll, bounds=(np.log(bounds[0]), np.log(bounds[1])), method="bounded")
-    return float(np.exp(res.x))
