@@ -24,15 +24,6 @@ def private_data_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     return home
 
 
-@pytest.fixture(autouse=True)
-def no_leftover_dialog_answers():
-    """A dialog answer scheduled by one GUI test must never answer another test's dialog."""
-    yield
-    from tests.test_gui_support import cancel_pending_answers
-
-    cancel_pending_answers()
-
-
 @pytest.fixture
 def sample_dir() -> Path:
     return SAMPLE_DIR

@@ -23,9 +23,7 @@ from binaudit.core.store import Store  # noqa: E402
 from binaudit.gui.shell.main_window import MainWindow  # noqa: E402
 from training.run_state import CANCELLED, CRASHED, FINISHED  # noqa: E402
 from binaudit.gui.training.setup_dialog import TrainingSetupDialog  # noqa: E402
-from tests.test_gui_part2_support import part2_window, trained_store, trained_workspace, wait_for  # noqa: E402,F401
-from tests.test_gui_support import answer_modal  # noqa: E402
-from tests.test_gui_window import key  # noqa: E402
+from tests.gui.support import answer_modal, key, wait_for  # noqa: E402
 
 
 def start_from_menu(qtbot, w: MainWindow, action, settings: dict) -> object:

@@ -1,6 +1,6 @@
 """App part 2, the curator's side: label-issue queue, bulk actions with undo, confusion-matrix filtering, exports.
 
-Real window, real trained SVM (tests/test_gui_part2_support.py); the store is checked after each step.
+Real window, real trained SVM (tests/gui/conftest.py); the store is checked after each step.
 pytest-qt fails a test on any exception raised inside a Qt slot.
 """
 
@@ -25,9 +25,7 @@ from binaudit.gui.browse.table_model import LABEL_ISSUE_QUEUE  # noqa: E402
 from binaudit.gui.charts.panel import cell_images  # noqa: E402
 from binaudit.gui.review.label_dialogs import ReasonDialog  # noqa: E402
 from binaudit.gui.shell.main_window import MainWindow  # noqa: E402
-from tests.test_gui_part2_support import part2_window, trained_store, trained_workspace, wait_for  # noqa: E402,F401
-from tests.test_gui_support import answer_modal, wait_idle  # noqa: E402
-from tests.test_gui_window import AUDITOR, key  # noqa: E402
+from tests.gui.support import AUDITOR, answer_modal, key, wait_for, wait_idle  # noqa: E402
 
 
 def select_rows(w: MainWindow, rows: list[int]) -> list[str]:

@@ -22,47 +22,7 @@ from binaudit.core.workspace import Workspace  # noqa: E402
 from binaudit.gui.common import settings  # noqa: E402
 from binaudit.gui.review.label_dialogs import ReasonDialog  # noqa: E402
 from binaudit.gui.shell.main_window import MainWindow  # noqa: E402
-from tests.test_gui_support import answer_modal, wait_idle  # noqa: E402,F401
-
-AUDITOR = "tester"
-
-
-def open_window(qtbot, store: Store, monkeypatch: pytest.MonkeyPatch, processes: bool = False) -> MainWindow:
-    """The real window on the workspace, shown and loaded (photos decoded in threads unless processes)."""
-    from binaudit.gui.browse.thumbnails import ImageLoader
-
-    monkeypatch.setattr(ImageLoader, "use_processes", processes)
-    settings.put(settings.AUDITOR, AUDITOR)
-    w = MainWindow(Workspace(store.path.parent), detect_device=False, poll_ms=0)
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    w.activateWindow()
-    qtbot.waitUntil(lambda: w.session is not None and w.session.loaded and w.bin_view.image_id != "", timeout=10000)
-    return w
-
-
-@pytest.fixture
-def window(qtbot, scored_store: Store, monkeypatch: pytest.MonkeyPatch):
-    w = open_window(qtbot, scored_store, monkeypatch)
-    yield w
-    w.close()
-
-
-@pytest.fixture
-def process_window(qtbot, scored_store: Store, monkeypatch: pytest.MonkeyPatch):
-    """The same, decoding photos in worker processes as the app does."""
-    w = open_window(qtbot, scored_store, monkeypatch, processes=True)
-    yield w
-    w.close()
-
-
-def key(qtbot, w: MainWindow, k, mods=Qt.KeyboardModifier.NoModifier) -> None:
-    """Press a key where the auditor's focus is (the list), then wait for the write to finish."""
-    target = w.browser.grid if w.browser.grid_mode else w.browser.table
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is w)  # focus returns after a dialog closes
-    qtbot.keyClick(target, k, mods)
-    wait_idle(qtbot, w)
+from tests.gui.support import AUDITOR, answer_modal, key, open_window, wait_idle  # noqa: E402,F401
 
 
 def label(store: Store, image_id: str):

@@ -1,4 +1,5 @@
-"""binaudit.core.compare (Qt-free) on hand-made arrays and on real trained models; the stream folding of RunMonitor."""
+"""What the Compare window shows: binaudit.core.compare (Qt-free) on hand-made arrays and on real trained models
+(the trained-workspace fixture itself checked first); RunMonitor, the Qt face of training.run_state's folding."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from binaudit.core import labels as L
 from binaudit.core.compare import (BROKEN, CHANGED, FIXED, Flip, accuracy_and_rmse, compare_models, confusion_matrix,
                                    count_distribution, label_vs_predicted, per_class_accuracy, validation_images)
 from binaudit.core.store import Store
-from tests.test_gui_part2_support import trained_store, trained_workspace  # noqa: F401
 
 
 def test_confusion_accuracy_rmse_and_distributions() -> None:
@@ -30,6 +30,15 @@ def test_confusion_accuracy_rmse_and_distributions() -> None:
     assert m[5, 5] == 1 and m[3, 3] == 1 and m.sum() == 2  # 7 counts as the top class; unknowns left out
     assert [Flip("a", 2, 1, 2).outcome, Flip("b", 2, 2, 3).outcome, Flip("c", 2, 1, 3).outcome] == [FIXED, BROKEN,
                                                                                                   CHANGED]
+
+
+def test_trained_workspace_has_a_real_active_svm(trained_store: Store) -> None:
+    model = trained_store.active_model("svm")
+    assert model is not None and model["kind"] == "svm" and model["run_id"] is not None
+    from binaudit.core.abid import IMAGE_USABLE_STATUSES
+    assert trained_store.scored_image_ids(model["id"]) == set(trained_store.image_ids(status=IMAGE_USABLE_STATUSES))
+    run_id, oof = trained_store.latest_oof()
+    assert run_id == model["run_id"] and oof
 
 
 def test_compare_two_trained_svms_on_the_new_runs_validation_images(trained_store: Store) -> None:

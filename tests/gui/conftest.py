@@ -1,4 +1,5 @@
-"""Fixtures of the app part-2 tests: a synthetic workspace with a REAL trained, active SVM (no fake predictions).
+"""Fixtures of the GUI tests (Qt offscreen, set in tests/conftest.py): the real main window on a workspace
+with real trained models, and a synthetic workspace with a REAL trained, active SVM (no fake predictions).
 
 The SVM is trained once per session by the training module itself (`python -m training svm` run in
 process: the same code as the subprocess), with out-of-fold probabilities, then every image is scored
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any, Callable
 
 import pytest
 
@@ -18,8 +18,33 @@ from binaudit.core.store import Store
 SVM_ARGS = ["--size", "16", "--pca", "10", "--folds", "2", "--threads", "1"]
 
 
-def wait_for(qtbot: Any, condition: Callable[[], bool], timeout: int = 60_000) -> None:
-    qtbot.waitUntil(condition, timeout=timeout)
+@pytest.fixture(autouse=True)
+def no_leftover_dialog_answers():
+    """A dialog answer scheduled by one GUI test must never answer another test's dialog."""
+    yield
+    from tests.gui.support import cancel_pending_answers
+
+    cancel_pending_answers()
+
+
+@pytest.fixture
+def window(qtbot, scored_store: Store, monkeypatch: pytest.MonkeyPatch):
+    """The real window on a copy of the scored workspace (a tiny ResNet and an SVM, both active)."""
+    from tests.gui.support import open_window
+
+    w = open_window(qtbot, scored_store, monkeypatch)
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def process_window(qtbot, scored_store: Store, monkeypatch: pytest.MonkeyPatch):
+    """The same, decoding photos in worker processes as the app does."""
+    from tests.gui.support import open_window
+
+    w = open_window(qtbot, scored_store, monkeypatch, processes=True)
+    yield w
+    w.close()
 
 
 @pytest.fixture(scope="session")
@@ -52,19 +77,10 @@ def trained_store(tmp_path: Path, trained_workspace: Path):
 
 @pytest.fixture
 def part2_window(qtbot, trained_store: Store, monkeypatch: pytest.MonkeyPatch):
-    """The real main window on the trained copy (see tests/test_gui_window.py's open_window)."""
-    from tests.test_gui_window import open_window
+    """The real main window on the trained copy."""
+    from tests.gui.support import open_window
 
     w = open_window(qtbot, trained_store, monkeypatch)
     yield w
     w.training.shutdown(ask=False)
     w.close()
-
-
-def test_trained_workspace_has_a_real_active_svm(trained_store: Store) -> None:
-    model = trained_store.active_model("svm")
-    assert model is not None and model["kind"] == "svm" and model["run_id"] is not None
-    from binaudit.core.abid import IMAGE_USABLE_STATUSES
-    assert trained_store.scored_image_ids(model["id"]) == set(trained_store.image_ids(status=IMAGE_USABLE_STATUSES))
-    run_id, oof = trained_store.latest_oof()
-    assert run_id == model["run_id"] and oof

@@ -20,8 +20,7 @@ from binaudit.core.store import Store  # noqa: E402
 from binaudit.gui.review.label_dialogs import CountDialog, ReasonDialog  # noqa: E402
 from binaudit.gui.review.labeling import LabelState  # noqa: E402
 from binaudit.gui.shell.main_window import MainWindow  # noqa: E402
-from tests.test_gui_support import answer_modal, wait_idle  # noqa: E402,F401
-from tests.test_gui_window import AUDITOR, window  # noqa: E402,F401
+from tests.gui.support import AUDITOR, answer_modal, wait_idle  # noqa: E402
 
 WALK_LENGTH = int(os.environ.get("BINAUDIT_GUI_WALK", "2000"))
 CTRL = Qt.KeyboardModifier.ControlModifier
