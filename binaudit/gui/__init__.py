@@ -1,11 +1,12 @@
 """The desktop app (PySide6 only), one sub-package per thing the user does; slow work runs in workers.
 
-  shell/     the window: app start-up, MainWindow (composes the parts, computes nothing), every QAction
-             with its shortcut, the window's dialogs and Prompts (every question it asks)
+  shell/     the window: app start-up, MainWindow (composes the parts, computes nothing), the Workbench
+             (one open workspace: browser beside bin view), every QAction with its shortcut, the
+             welcome page, the window's dialogs and Prompts (every question it asks)
   browse/    finding bins: the table and thumbnail grid over the browse index, filters and search,
              review queues, thumbnail and photo decoding (in `python -m binaudit.gui.browse.decode`)
   review/    deciding about bins: the bin view (photo, predictions, SKUs, history), label decisions with
-             undo/redo and conflicts, bulk decisions on selected rows, the labelling dialogs
+             undo/redo and conflicts, the labelling keys, bulk decisions on selected rows, their dialogs
   charts/    seeing the models against the labels: QPainter charts and the Charts dock
   training/  retraining and switching models: setup -> `python -m training` subprocess -> live view,
              Runs dock, Models window, comparison, activation; the device probe
@@ -13,5 +14,6 @@
   common/    what every part uses: the open workspace's session, background tasks and jobs, settings,
              icons, error dialogs, table set-up, display formatting
 
-Dependencies point one way: shell -> (review -> browse), training -> charts, data -> common.
+Imports point one way (tests/test_import_cycles.py): shell uses every part; review uses browse; training
+uses charts; every part uses common, and common uses none of them.
 """
