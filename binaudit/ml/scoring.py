@@ -105,6 +105,20 @@ def _none_if_nan(value: float) -> Optional[float]:
     return None if value is None or math.isnan(value) else float(value)
 
 
+def top_or_more(manifest: Any) -> Optional[int]:
+    """The top class of a model whose last class means "that many or more" (trained with --or-more), else None."""
+    if isinstance(manifest, dict) and manifest.get("top_class_or_more") and manifest.get("classes"):
+        return int(max(manifest["classes"]))
+    return None
+
+
+def clip_to_top(counts: np.ndarray, top: Optional[int]) -> np.ndarray:
+    """Counts as such a model sees them: anything at or above its top class is that class (NaN stays NaN)."""
+    if top is None:
+        return counts
+    return np.where(np.isnan(counts), counts, np.minimum(counts, top))
+
+
 def recorded_counts(store: Any, image_ids: Sequence[str]) -> np.ndarray:
     """Recorded counts (NaN where unknown), read in bulk."""
     columns = store.label_columns(image_ids)
@@ -126,8 +140,8 @@ def prediction_rows(image_ids: Sequence[str], counts: np.ndarray, probs: np.ndar
 class _Writer:
     """Computes ranking scores and writes batches on one background thread, a bounded number ahead."""
 
-    def __init__(self, store: Any, model_id: int):
-        self.store, self.model_id = store, model_id
+    def __init__(self, store: Any, model_id: int, top: Optional[int] = None):
+        self.store, self.model_id, self.top = store, model_id, top
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="score-writer")
         self.pending: list[Future] = []
 
@@ -137,7 +151,7 @@ class _Writer:
         self.pending.append(self.pool.submit(self._write, image_ids, counts, probs))
 
     def _write(self, image_ids: list[str], counts: np.ndarray, probs: np.ndarray) -> None:
-        rows = prediction_rows(image_ids, counts, probs, recorded_counts(self.store, image_ids))
+        rows = prediction_rows(image_ids, counts, probs, clip_to_top(recorded_counts(self.store, image_ids), self.top))
         self.store.write_predictions(self.model_id, rows)
 
     def close(self) -> None:
@@ -190,7 +204,7 @@ def _run(store: Any, model_id: int, model: CountModel, todo: list[str], summary:
          cancel: Optional[CancelCallback]) -> None:
     paths = store.image_paths(todo)
     loader = make_loader([paths.get(i) for i in todo], model, batch_size, num_workers, dev.type == "cuda")
-    writer = _Writer(store, model_id)
+    writer = _Writer(store, model_id, top_or_more(getattr(model, "manifest", None)))
     done = 0
     try:
         for positions, batch, failures in loader:
@@ -223,7 +237,9 @@ def refresh_label_issues(store: Any, model_id: int) -> int:
         return 0
     ids = [p["image_id"] for p in preds]
     probs = np.array([p["probs"] for p in preds], dtype=np.float64)
-    recorded, given = _labels(store, ids)
+    record = store.get_model(model_id) if hasattr(store, "get_model") else None
+    top = top_or_more((record or {}).get("manifest"))
+    recorded, given = (clip_to_top(c, top) for c in _labels(store, ids))
     issue_probs = _with_oof(store, ids, probs)
     mm = mismatch_scores(probs, recorded)
     li = label_issue_scores(issue_probs, given, thresholds=class_thresholds(issue_probs, given))
