@@ -107,3 +107,13 @@ def test_each_loss_trains_saves_and_scores(synth_store: Store, capsys, loss: str
     assert probs.shape[1] == 6 and np.allclose(probs.sum(1), 1.0, atol=1e-6) and (probs >= 0).all()
     for key in ("ece", "ece_uncalibrated", "val_ece", "temperature"):
         assert key in done["metrics"], key
+
+
+def test_lr_find_uses_the_recipes_loss(synth_store: Store, capsys) -> None:
+    """The ordinal head has K-1 outputs: a range test with plain cross-entropy would crash on it."""
+    code, events = run_in_process(capsys, ["lr-find", "--db", db_of(synth_store), "--recipe", "tiny",
+                                           "--loss", "ordinal", "--num-iter", "6", "--threads", "1"])
+    done = final(events)
+    assert code == 0 and done["event"] == "finished", done
+    points = [e for e in events if e["event"] == "lr_finder" and e.get("loss") is not None]
+    assert points and all(np.isfinite(p["loss"]) for p in points)
