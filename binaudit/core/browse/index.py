@@ -69,6 +69,7 @@ class BrowseIndex(ScoreColumns):
     users: list[Optional[str]] = field(default_factory=lambda: [None])
     models: dict[str, ModelColumns] = field(default_factory=dict)
     _sort_cache: dict[tuple[str, bool], np.ndarray] = field(default_factory=dict, repr=False)
+    _score_cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _user_codes: dict[Optional[str], int] = field(default_factory=lambda: {None: 0}, repr=False)
 
     # ------------------------------------------------------------------ loading
@@ -153,6 +154,7 @@ class BrowseIndex(ScoreColumns):
                 predicted=np.full(n, -1, np.int16), confidence=np.full(n, np.nan, np.float32),
                 mismatch=np.full(n, np.nan, np.float32), label_issue=np.full(n, np.nan, np.float32))
         self._sort_cache.clear()
+        self._score_cache.clear()
 
     def _user_code(self, user: Optional[str]) -> int:
         code = self._user_codes.get(user)
@@ -233,7 +235,8 @@ class BrowseIndex(ScoreColumns):
         return order[self.mask(f, text_positions)[order]]
 
     def warm(self, keys: Sequence[str] = ("mismatch", "resnet_conf", "svm_conf", "issue")) -> None:
-        """Compute (and cache) the slower float sort orders now, e.g. in the thread that loaded the index."""
+        """Compute (and cache) the slower float sort orders and score columns now, e.g. in the loading thread."""
+        self.mismatch_flags()  # caches each model's disagreement column, which the grid's cells read
         for key in keys:
             for descending in (True, False):
                 self.sort_order(key, descending)

@@ -7,6 +7,7 @@ the Mismatch cell with its tooltip. `rows` is anything that indexes the columns 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Optional
 
 import numpy as np
@@ -23,6 +24,15 @@ class ScoreColumns:
     status: np.ndarray
     sku_sum: np.ndarray
     models: dict[str, ModelColumns]
+    _score_cache: dict[str, np.ndarray]
+
+    def _whole(self, name: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        """A score column of every row, computed once: the model and record columns do not change after loading
+        (a relabel changes only label columns). Callers must not modify it."""
+        column = self._score_cache.get(name)
+        if column is None:
+            column = self._score_cache[name] = compute()
+        return column
 
     def _count(self, rows: Any) -> int:
         """How many rows an index (a slice, positions or a mask) selects."""
@@ -38,10 +48,11 @@ class ScoreColumns:
         A recorded count above the model's largest class is compared as that class (a 0-5 model
         predicting 5 for a recorded 7 agrees as far as it can tell).
         """
-        m = self.models[kind]
-        recorded, predicted = self.recorded[rows], m.predicted[rows]
-        target = np.clip(recorded, min(m.classes), max(m.classes)) if m.classes else recorded
-        return (recorded >= 0) & (predicted >= 0) & (predicted != target)
+        return self._whole(f"disagrees:{kind}", lambda: self._disagreeing(self.models[kind]))[rows]
+
+    def _disagreeing(self, m: ModelColumns) -> np.ndarray:
+        target = np.clip(self.recorded, min(m.classes), max(m.classes)) if m.classes else self.recorded
+        return (self.recorded >= 0) & (m.predicted >= 0) & (m.predicted != target)
 
     def mismatch_flags(self) -> np.ndarray:
         """True where any active model's predicted count disagrees with the recorded count."""
@@ -69,8 +80,8 @@ class ScoreColumns:
 
     def model_mismatch(self, rows: Any = slice(None)) -> np.ndarray:
         """The models' part of the audit queue's order: their mean mismatch score (the Mismatch column)."""
-        scores = self.model_mismatch_scores(rows)
-        return queues.mean_score(list(scores.values()), self._count(rows))
+        return self._whole("model_mismatch", lambda: queues.mean_score(list(self.model_mismatch_scores().values()),
+                                                                        self._count(slice(None))))[rows]
 
     def metadata_rule(self, rows: Any = slice(None)) -> np.ndarray:
         """The rule's part of the audit queue's order: records that contradict themselves."""
@@ -78,7 +89,7 @@ class ScoreColumns:
 
     def mismatch_score(self) -> np.ndarray:
         """The audit queue's sort key (NaN = not in the queue): metadata-rule rows first, then the models' mean."""
-        return queues.audit_key(self.model_mismatch(), self.metadata_rule())
+        return self._whole("audit_key", lambda: queues.audit_key(self.model_mismatch(), self.metadata_rule()))
 
     def queue_score(self, key: str, rows: Any = slice(None)) -> np.ndarray:
         """The score a queue's column shows at these rows: the models' mean mismatch ("mismatch", the rule is
@@ -97,16 +108,19 @@ class ScoreColumns:
 
     def mismatch_cell(self, pos: int) -> str:
         """The Mismatch column at a row: the models' mean score, marked where the metadata rule flags the record."""
-        return queues.mismatch_cell(float(self.model_mismatch([pos])[0]), bool(self.metadata_rule(pos)))
+        return queues.mismatch_cell(float(self.model_mismatch()[pos]), bool(self.metadata_rule(pos)))
 
     def mismatch_tooltip(self, pos: int) -> str:
         """What the Mismatch cell is made of: each model's score, their mean and the metadata rule."""
         per_model = {f"{self.models[k].name} ({k})": float(v[0]) for k, v in self.model_mismatch_scores([pos]).items()}
-        return queues.explain_mismatch(per_model, float(self.model_mismatch([pos])[0]), self.rule_reason(pos))
+        return queues.explain_mismatch(per_model, float(self.model_mismatch()[pos]), self.rule_reason(pos))
 
     def issue_score(self, rows: Any = slice(None)) -> np.ndarray:
         """The label-issue queue's score: the highest label-issue score of the active models (NaN = none)."""
-        score = np.full(self._count(rows), np.nan, np.float32)
+        return self._whole("issue", self._highest_label_issue)[rows]
+
+    def _highest_label_issue(self) -> np.ndarray:
+        score = np.full(self._count(slice(None)), np.nan, np.float32)
         for kind in self.model_kinds():
-            score = np.fmax(score, self.models[kind].label_issue[rows])
+            score = np.fmax(score, self.models[kind].label_issue)
         return score
