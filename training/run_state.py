@@ -230,7 +230,7 @@ def replay(run: dict[str, Any]) -> RunState:
     command = str(run.get("kind") or "run")
     state = RunState(command, TITLES.get(command, "Run"))
     state.run_id, state.run_dir, state.model_id = run["id"], run.get("run_dir"), run.get("model_id")
-    config = run.get("config") if isinstance(run.get("config"), dict) else {}
+    config = _mapping(run.get("config"))
     run_dir = Path(run["run_dir"]) if run.get("run_dir") else None
     rows = _metrics_rows(run_dir)
     state.total_epochs = max([int(r.get("epoch", 0)) for r in rows] + [int(config.get("epochs") or 0)])
@@ -261,7 +261,7 @@ def _metrics_rows(run_dir: Optional[Path]) -> list[dict[str, Any]]:
 
 def _replay_outcome(state: RunState, run: dict[str, Any]) -> None:
     """Status, final metrics, reason and times of a past run from its runs row."""
-    metrics = run.get("metrics") if isinstance(run.get("metrics"), dict) else {}
+    metrics = _mapping(run.get("metrics"))
     status = str(run.get("status") or "")
     state.final = {"event": status, "metrics": metrics, "model_id": run.get("model_id"),
                    "reason": run.get("reason") or ""}
@@ -271,6 +271,11 @@ def _replay_outcome(state: RunState, run: dict[str, Any]) -> None:
     state.reason = str(run.get("reason") or "")
     state.start_time = _timestamp(run.get("started_at")) or state.start_time
     state.end_time = None if status == "running" else (_timestamp(run.get("finished_at")) or state.start_time)
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """A runs-row JSON field that should be an object ({} when it is missing or is not one)."""
+    return value if isinstance(value, dict) else {}
 
 
 def _timestamp(iso: Any) -> Optional[float]:

@@ -1,8 +1,8 @@
 """The Training menu end to end: setup dialog -> `python -m training` subprocess -> live view and Runs dock
 -> comparison with the active model -> activation (rescoring in the background) -> the browser reloads.
 
-This object composes the pieces (training_setup, training_process, training_view, runs_panel,
-compare_view, models_view, model_jobs); each piece is its own file. The window places its Runs dock
+This object composes the pieces (setup_dialog, process, run_view, runs_panel, compare_view,
+models_view, model_jobs); each piece is its own file. The window places its Runs dock
 and job status, connects the Training menu's actions to setup() and show_models(), and listens to
 its signals; the menu never sees the window.
 """

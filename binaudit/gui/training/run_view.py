@@ -1,6 +1,6 @@
 """The live view of one training run: progress, ETA, loss and accuracy curves, the LR finder plot, the log.
 
-It only draws a RunMonitor (training_process.py); closing it leaves the run going (the Runs dock
+It only draws a RunMonitor (process.py); closing it leaves the run going (the Runs dock
 reopens it). Redraws are coalesced to a few per second so batch events never flood the GUI.
 """
 
