@@ -1,4 +1,4 @@
-"""The `binaudit` command package: `info` reads as tables, and the store-only commands load neither torch nor Qt."""
+"""The `binaudit` command package: `info` reads as tables; import, info and models load neither torch nor Qt."""
 
 from __future__ import annotations
 
@@ -36,9 +36,10 @@ def test_info_prints_tables_not_dicts(store: Store, capsys) -> None:
     assert model.split()[1:4] == ["svm", "svm-rbf", "0-5"] and "55.7%" in model and "0.931" in model
 
 
-def test_store_only_commands_import_neither_torch_nor_qt(store: Store) -> None:
-    db = str(_workspace(store))
+def test_store_only_commands_import_neither_torch_nor_qt(store: Store, sample_dir: Path, tmp_path: Path) -> None:
+    db, fresh = str(_workspace(store)), str(tmp_path / "imported")
     code = ("import sys; from binaudit.cli import main; "
+            f"assert main(['import', {str(sample_dir)!r}, '--db', {fresh!r}, '--workers', '1']) == 0; "
             f"assert main(['info', '--db', {db!r}]) == 0; assert main(['models', '--db', {db!r}]) == 0; "
             "bad = [m for m in ('torch', 'PySide6') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
