@@ -39,10 +39,22 @@ def measure(store: Store, ratios: tuple[float, float, float]) -> dict:
         "bin_sizes": dict(sorted(Counter(len(g) for g in multi.values()).items())),
         "changed_split_vs_per_id": sum(r["split"] != by_id(r["image_id"]) for r in rows),
         "bins_spanning_two_splits": sum(len({r["split"] for r in g}) > 1 for g in members.values()),
+        "bins_spanning_two_splits_per_id": sum(len({by_id(r["image_id"]) for r in g}) > 1 for g in multi.values()),
+        "test_photos_with_a_train_shot_per_id": _leaked_test_photos(multi.values(), by_id),
         "identical_record_bins": len(set(identical.values())),
         "photos_in_identical_record_bins": len(identical),
         "split_counts": dict(sorted(Counter(r["split"] for r in rows).items())),
     }
+
+
+def _leaked_test_photos(bins, split_of) -> int:
+    """Under the per-id rule: test photos whose bin has another shot in the training split."""
+    leaked = 0
+    for group in bins:
+        splits = [split_of(r["image_id"]) for r in group]
+        if "train" in splits:
+            leaked += splits.count("test")
+    return leaked
 
 
 def main() -> None:
