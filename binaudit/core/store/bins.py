@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Optional
 
 from binaudit.core.splits import group_bins, record_key
-from binaudit.core.store.database import chunks
+from binaudit.core.store.batches import chunks
 
 # Only what can link is read: ASINs in more than one SKU entry and record keys of more than one image.
 _SHARED_ASINS = ("SELECT image_id, asin FROM items WHERE asin IN "

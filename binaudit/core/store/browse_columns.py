@@ -15,7 +15,7 @@ from typing import Any, Optional
 import numpy as np
 
 from binaudit.core.abid import STATUS_INCONSISTENT
-from binaudit.core.store.database import chunks
+from binaudit.core.store.batches import chunks
 from binaudit.core.store.models import ModelsAndRuns
 
 CHUNK = 50_000

@@ -206,7 +206,3 @@ def _connect(path: Path, readonly: bool) -> Any:
         # A WAL database in a read-only folder cannot create its -shm file; read it as immutable.
         return sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True, **options)
 
-
-def chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start:start + size]

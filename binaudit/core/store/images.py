@@ -10,8 +10,9 @@ from sqlite_utils.utils import sqlite3
 
 from binaudit.core import labels as L
 from binaudit.core.splits import record_key, split_chooser
+from binaudit.core.store.batches import chunks
 from binaudit.core.store.bins import regroup_bins
-from binaudit.core.store.database import StoreBase, chunks
+from binaudit.core.store.database import StoreBase
 
 
 class ImportedImage(NamedTuple):

@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from binaudit.core.store.bins import fill_bins_from_items
+
 FTS_COLUMNS = ["name", "normalized_name", "asin"]  # schema v1's per-item index, replaced in v2
 # v2: one search document per image (its SKU names and ASINs), kept in images.search_text.
 SEARCH_INDEX_DDL = "CREATE VIRTUAL TABLE images_fts USING fts5(search_text, content='images', tokenize='unicode61')"
@@ -174,8 +176,6 @@ def _v3_bins(db: sqlite_utils.Database) -> None:
     Record keys come from the stored SKU items, so nothing is re-read; each multi-photo bin takes the
     split its key photo (smallest id) already had, the rest keep theirs. Labels are not touched.
     """
-    from binaudit.core.store.bins import fill_bins_from_items  # bins imports database, which imports this module
-
     conn = db.conn
     for column in ("record_key", "bin_key"):
         conn.execute(f"ALTER TABLE images ADD COLUMN {column} TEXT")

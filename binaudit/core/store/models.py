@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from binaudit.core.store.database import StoreBase, chunks, utc_now
+from binaudit.core.store.batches import chunks
+from binaudit.core.store.database import StoreBase, utc_now
 
 
 @dataclass(frozen=True)
