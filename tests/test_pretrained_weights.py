@@ -27,7 +27,7 @@ def r18_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     return path, state
 
 
-@pytest.mark.parametrize("head,classes", [("softmax", 14), ("coral", 14)])
+@pytest.mark.parametrize("head,classes", [("softmax", 14), ("ordinal", 14), ("coral", 14)])
 def test_local_state_dict_loads_the_body_and_replaces_the_head(r18_file, head: str, classes: int) -> None:
     path, state = r18_file
     net = rn.build_resnet("resnet18", num_classes=classes, weights=path, head=head)

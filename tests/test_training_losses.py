@@ -12,12 +12,13 @@ import torch
 from torch import nn
 
 from binaudit.core.store import Store
-from binaudit.ml.heads import CoralHead, coral_probabilities, predicted_class, probabilities
+from binaudit.ml.heads import (CoralHead, OrdinalHead, build_head, cumulative_probabilities, predicted_class,
+                                probabilities)
 from binaudit.ml.modelfiles import load_registered
 from binaudit.ml.resnet import build_resnet
 from binaudit.ml.scoring import score_images
 from tests.test_training_support import TINY, db_of, final, run_in_process
-from training.losses import CoralLoss, NeighbourLoss, build_criterion, head_for, neighbour_targets
+from training.losses import NeighbourLoss, ThresholdLoss, build_criterion, head_for, neighbour_targets
 
 torch.set_num_threads(1)
 
@@ -36,39 +37,43 @@ def test_neighbour_loss_is_the_published_mix() -> None:
     assert NeighbourLoss(6)(logits, targets).item() == pytest.approx((0.3 * ce + 0.7 * bce).item(), rel=1e-5)
 
 
-def test_coral_loss_and_probabilities() -> None:
+def test_threshold_loss_and_cumulative_probabilities() -> None:
     logits = torch.tensor([[5.0, 5.0, -5.0], [-5.0, -5.0, -5.0], [0.0, 0.0, 0.0]])  # 4 classes
-    loss = CoralLoss(4)(logits, torch.tensor([2, 0, 1]))
+    loss = ThresholdLoss(4)(logits, torch.tensor([2, 0, 1]))
     targets = torch.tensor([[1.0, 1, 0], [0, 0, 0], [1, 0, 0]])
     manual = nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none").sum(1).mean()
     assert loss.item() == pytest.approx(manual.item(), rel=1e-6)
-    p = coral_probabilities(logits)
+    p = cumulative_probabilities(logits)
     assert p.shape == (3, 4) and torch.allclose(p.sum(1), torch.ones(3)) and (p >= 0).all()
-    assert predicted_class(logits, "coral").tolist()[:2] == [2, 0]
+    assert predicted_class(logits, "ordinal").tolist()[:2] == [2, 0]
     # cumulative probabilities that rise (not rank-consistent) still give a valid distribution
-    p = coral_probabilities(torch.tensor([[-3.0, 3.0, 0.0]]))
+    p = cumulative_probabilities(torch.tensor([[-3.0, 3.0, 0.0]]))
     assert (p >= 0).all() and p.sum().item() == pytest.approx(1.0)
 
 
-def test_coral_head_in_a_resnet_keeps_the_fc_names() -> None:
-    net = build_resnet("resnet18", num_classes=9, head="coral")
-    assert isinstance(net.fc, CoralHead) and net.fc.out_features == 9
+@pytest.mark.parametrize("head,kind,rows", [("ordinal", OrdinalHead, 8), ("coral", CoralHead, 1)])
+def test_ordinal_heads_in_a_resnet_keep_the_fc_names(head: str, kind: type, rows: int) -> None:
+    net = build_resnet("resnet18", num_classes=9, head=head)
+    assert isinstance(net.fc, kind) and net.fc.out_features == 9
     assert {k: tuple(v.shape) for k, v in net.state_dict().items() if k.startswith("fc.")} == {
-        "fc.weight": (1, 512), "fc.bias": (8,)}
+        "fc.weight": (rows, 512), "fc.bias": (8,)}
     out = net.eval()(torch.zeros(2, 3, 32, 32))
-    assert out.shape == (2, 8) and probabilities(out, "coral").shape == (2, 9)
+    assert out.shape == (2, 8) and probabilities(out, head).shape == (2, 9)
+    # the biases start at a uniform prior: an untrained head says every count is equally likely
+    flat = probabilities(net.fc.bias.detach()[None], head)
+    assert torch.allclose(flat, torch.full((1, 9), 1 / 9), atol=1e-5)
     with pytest.raises(ValueError, match="unknown head"):
         build_resnet("resnet18", head="poisson")
 
 
-@pytest.mark.parametrize("loss", ["ce", "neighbour", "ordinal"])
+@pytest.mark.parametrize("loss", ["ce", "neighbour", "ordinal", "coral"])
 def test_each_loss_learns_counts_on_tiny_data(loss: str) -> None:
     """A linear model on a noisy 1-D count signal: every loss and its head must reach high accuracy."""
     gen = torch.Generator().manual_seed(1)
     y = torch.randint(0, 6, (600,), generator=gen)
     x = torch.stack([y.float() + 0.25 * torch.randn(600, generator=gen), torch.randn(600, generator=gen)], 1)
     head = head_for(loss)
-    model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), CoralHead(16, 6) if head == "coral" else nn.Linear(16, 6))
+    model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), build_head(16, 6, head))
     criterion = build_criterion(loss, 6)
     opt = torch.optim.Adam(model.parameters(), lr=0.03)
     for _ in range(300):
@@ -88,7 +93,8 @@ def test_unknown_loss_is_a_usage_error(synth_store: Store, capsys) -> None:
     assert code == 2 and final(events)["event"] == "failed" and "loss must be one of" in final(events)["reason"]
 
 
-@pytest.mark.parametrize("loss,head", [("ce", "softmax"), ("neighbour", "softmax"), ("ordinal", "coral")])
+@pytest.mark.parametrize("loss,head", [("ce", "softmax"), ("neighbour", "softmax"), ("ordinal", "ordinal"),
+                                       ("coral", "coral")])
 def test_each_loss_trains_saves_and_scores(synth_store: Store, capsys, loss: str, head: str) -> None:
     code, events = run_in_process(capsys, ["resnet", "--db", db_of(synth_store), *TINY, "--epochs", "1",
                                            "--loss", loss])

@@ -5,8 +5,9 @@
   0.3 x cross-entropy + 0.7 x multi-label soft margin (torch's MultiLabelSoftMarginLoss: the mean over
   classes of a per-class sigmoid BCE) with the counts k-1, k and k+1 all marked positive (those in range).
   Same softmax head as ``ce``: the probabilities are softmax(logits).
-* ``ordinal``: CORAL (Cao et al. 2020) on the ordinal head (binaudit.ml.heads.CoralHead): the sum over
+* ``ordinal``: the ordinal head (binaudit.ml.heads.OrdinalHead, one output per threshold): the sum over
   thresholds j of the BCE of "count > j", averaged over the batch.
+* ``coral``: the same loss on CORAL's shared-weight head (Cao et al. 2020).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from torch.nn import functional as F
 
 from .recipes import LOSSES
 
-HEAD_OF_LOSS = {"ce": "softmax", "neighbour": "softmax", "ordinal": "coral"}
+HEAD_OF_LOSS = {"ce": "softmax", "neighbour": "softmax", "ordinal": "ordinal", "coral": "coral"}
 NEIGHBOUR_WEIGHTS = (0.3, 0.7)  # cross-entropy, multi-label soft margin (as published)
 
 
@@ -54,7 +55,7 @@ class NeighbourLoss(nn.Module):
         return self.weights[0] * self.ce(logits, targets) + self.weights[1] * self.soft_margin(logits, multi)
 
 
-class CoralLoss(nn.Module):
+class ThresholdLoss(nn.Module):
     """Sum over the K-1 thresholds of BCE(logit_j, count > j), mean over the batch."""
 
     def __init__(self, num_classes: int):
@@ -72,6 +73,6 @@ def build_criterion(loss: str, num_classes: int, label_smoothing: float = 0.0) -
     head_for(loss)
     if loss == "neighbour":
         return NeighbourLoss(num_classes, label_smoothing)
-    if loss == "ordinal":
-        return CoralLoss(num_classes)
+    if loss in ("ordinal", "coral"):
+        return ThresholdLoss(num_classes)
     return nn.CrossEntropyLoss(label_smoothing=label_smoothing)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 STAGE_MODES = ("head", "all", "diff")
-LOSSES = ("ce", "neighbour", "ordinal")  # training.losses: cross-entropy, neighbour-crediting, ordinal (CORAL)
+LOSSES = ("ce", "neighbour", "ordinal", "coral")  # training.losses: cross-entropy, neighbour-crediting, ordinal heads
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class Recipe:
     workers: int = 2  # DataLoader worker processes
     find_lr: bool = False  # run the LR range test first and train at its suggested rate
     label_smoothing: float = 0.0
-    loss: str = "ce"  # ce | neighbour (0.3 CE + 0.7 multi-label k-1/k/k+1) | ordinal (CORAL head)
+    loss: str = "ce"  # ce | neighbour (0.3 CE + 0.7 multi-label k-1/k/k+1) | ordinal (K-1 "count > j") | coral
     letterbox: bool = False  # keep the aspect ratio (pad) instead of squashing, in training and scoring
     color_jitter: float = 0.0  # training: brightness/contrast/saturation factors in [1-s, 1+s], hue +-s/10
     skip_bad_images: bool = False  # leave out unreadable photos instead of failing the run
