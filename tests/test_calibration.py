@@ -5,8 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from binaudit.core.calibration import (apply_temperature, calibration_bins, calibration_report, ece_from_bins,
-                                       expected_calibration_error, fit_temperature, nll, softmax)
+from binaudit.core.calibration import (
+    apply_temperature,
+    calibration_bins,
+    calibration_report,
+    ece_from_bins,
+    expected_calibration_error,
+    fit_temperature,
+    nll,
+    softmax,
+)
 
 
 def _sampled(n: int, k: int, sharpen: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -13,8 +13,15 @@ from PIL import Image
 
 from binaudit.core.store import Store
 from binaudit.ml.modelfiles import load_registered
-from binaudit.ml.preprocess import (IMAGENET_MEAN, LETTERBOX_FILL, color_jitter, decode_image, eval_transform,
-                                    preprocessing_spec, resize_uint8)
+from binaudit.ml.preprocess import (
+    IMAGENET_MEAN,
+    LETTERBOX_FILL,
+    color_jitter,
+    decode_image,
+    eval_transform,
+    preprocessing_spec,
+    resize_uint8,
+)
 from tests.test_training_support import TINY, db_of, final, run_in_process
 from training.data import load_label_sets, normalize_batch, prepare_datasets
 

@@ -38,7 +38,7 @@ def test_local_state_dict_loads_the_body_and_replaces_the_head(r18_file, head: s
 
 
 def test_data_parallel_prefixes_are_accepted(r18_file, tmp_path: Path) -> None:
-    path, state = r18_file
+    _, state = r18_file
     torch.save({"state_dict": {f"module.{k}": v for k, v in state.items()}}, tmp_path / "ddp.pth")
     net = rn.build_resnet("resnet18", weights=tmp_path / "ddp.pth")
     assert torch.equal(net.layer4[1].conv2.weight, state["layer4.1.conv2.weight"])

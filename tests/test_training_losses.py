@@ -12,13 +12,25 @@ import torch
 from torch import nn
 
 from binaudit.core.store import Store
-from binaudit.ml.heads import (CoralHead, OrdinalHead, build_head, cumulative_probabilities, predicted_class,
-                                probabilities)
+from binaudit.ml.heads import (
+    CoralHead,
+    OrdinalHead,
+    build_head,
+    cumulative_probabilities,
+    predicted_class,
+    probabilities,
+)
 from binaudit.ml.modelfiles import load_registered
 from binaudit.ml.resnet import build_resnet
 from binaudit.ml.scoring import score_images
 from tests.test_training_support import TINY, db_of, final, run_in_process
-from training.losses import NeighbourLoss, ThresholdLoss, build_criterion, head_for, neighbour_targets
+from training.losses import (
+    NeighbourLoss,
+    ThresholdLoss,
+    build_criterion,
+    head_for,
+    neighbour_targets,
+)
 
 torch.set_num_threads(1)
 

@@ -123,6 +123,21 @@ def calibrate(svm: TorchSVM, X_val: np.ndarray, y_val: np.ndarray, val_bins: Seq
     return margin_t, {**svm.calibration_info, "fitted_on": "val", "margin_temperature": margin_t}
 
 
+def store_out_of_fold(s: Session, X: dict[str, np.ndarray], y: dict[str, np.ndarray], bin_of: dict[str, str],
+                      cfg: SVMConfig, params: tuple[float, Any], calibrated: TorchSVM, stop: StopFlag) -> dict[str, Any]:
+    """Out-of-fold probabilities of every labelled photo into the store; returns their figures for the report."""
+    num_classes = cfg.max_count + 1
+    ids = s.sets["train"].ids + s.sets["val"].ids + s.sets["test"].ids
+    Xa = np.concatenate([X["train"], X["val"], X["test"]])
+    ya = np.concatenate([y["train"], y["val"], y["test"]])
+    oof = out_of_fold(Xa, ya, [bin_of.get(i, i) for i in ids], cfg, params[0], params[1], calibrated, num_classes,
+                      s.stream.emit, stop)
+    s.store.write_oof(s.run_id, [(i, int(g), p.tolist()) for i, g, p in zip(ids, ya, oof)])
+    figures = classification_metrics(ya, oof.argmax(1), num_classes)
+    return {"folds": cfg.folds, "n": len(ids), "accuracy": figures["accuracy"], "rmse": figures["rmse"],
+            "ece": expected_calibration_error(oof, ya)}
+
+
 def train_svm(session: Session, cfg: SVMConfig, stop: StopFlag) -> int:
     """The whole run; returns the exit code. The session's labels are loaded and its run started."""
     s, num_classes = session, cfg.max_count + 1
@@ -156,14 +171,7 @@ def train_svm(session: Session, cfg: SVMConfig, stop: StopFlag) -> int:
             calibration.update({f"{name}_{k}": report[name][k] for k in ("ece", "ece_uncalibrated",
                                                                          "ece_margin_temperature")})
     if cfg.folds:
-        ids = sets["train"].ids + sets["val"].ids + sets["test"].ids
-        Xa = np.concatenate([X["train"], X["val"], X["test"]])
-        ya = np.concatenate([y["train"], y["val"], y["test"]])
-        oof = out_of_fold(Xa, ya, [bin_of.get(i, i) for i in ids], cfg, C, gamma, svm, num_classes, emit, stop)
-        s.store.write_oof(s.run_id, [(i, int(g), p.tolist()) for i, g, p in zip(ids, ya, oof)])
-        report["oof"] = {"folds": cfg.folds, "n": len(ids),
-                         **{k: v for k, v in classification_metrics(ya, oof.argmax(1), num_classes).items()
-                            if k in ("accuracy", "rmse")}, "ece": expected_calibration_error(oof, ya)}
+        report["oof"] = store_out_of_fold(s, X, y, bin_of, cfg, (C, gamma), svm, stop)
     metrics = summary_metrics(report)
     manifest = modelfiles.save_svm(svm, spec, s.run_dir / "model" / f"svm-run{s.run_id}",
                                    classes=list(range(num_classes)), training_run=s.run_id, metrics=metrics,

@@ -107,7 +107,7 @@ def calibration_report(probs: ArrayLike, labels: ArrayLike, temperature: float =
     """ECE, NLL and mean confidence of the probabilities before and after a temperature, for run reports."""
     after = apply_temperature(probs, temperature)
     p = np.asarray(probs, dtype=np.float64)
-    return {"temperature": float(temperature), "n": int(len(np.asarray(labels))),
+    return {"temperature": float(temperature), "n": len(np.asarray(labels)),
             "ece_before": expected_calibration_error(p, labels), "ece": expected_calibration_error(after, labels),
             "nll_before": nll(p, labels), "nll": nll(after, labels),
             "confidence_before": float(p.max(axis=1).mean()) if len(p) else float("nan"),

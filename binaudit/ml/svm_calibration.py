@@ -108,4 +108,4 @@ def fit_decision_calibrator(dec: np.ndarray, target: np.ndarray, n_classes: int,
         l2 = 1e-2
     cal = _fit(dec, target, n_classes, l2, _log_prior(target, n_classes))
     return cal, {"method": "multinomial logistic on one-vs-one decision values", "l2": l2, "cv_nll": cv,
-                 "n": int(len(target))}
+                 "n": len(target)}
