@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -124,3 +126,58 @@ def test_real_nulls_stay_blank_or_null_in_every_export(sample_dir: Path, tmp_pat
     assert "None" not in (tmp_path / "fixed" / "metadata" / "01037.json").read_text()
     assert list((tmp_path / "folders").glob("*/4/01037.jpg")) and list((tmp_path / "folders").glob("*/0/00013.jpg"))
     assert not list((tmp_path / "folders").rglob("00011.jpg"))
+
+
+def test_an_undone_decision_is_not_exported_as_a_review(synth_store: Store, tmp_path: Path) -> None:
+    ids = relabel_some(synth_store)
+    synth_store.record_label(ids[0], user="ann", status="reset", action="undo")  # the first decision, undone
+    assert export_audit_results(synth_store, tmp_path / "r.csv") == 3
+    assert ids[0] not in {r["image_id"] for r in csv.DictReader((tmp_path / "r.csv").open())}
+    export_audit_results(synth_store, tmp_path / "all.csv", reviewed_only=False)
+    row = next(r for r in csv.DictReader((tmp_path / "all.csv").open()) if r["image_id"] == ids[0])
+    assert row["label_status"] == "recorded" and row["reviewed_by"] == "" and row["reviewed_at"] == ""
+    assert row["effective_count"] == row["recorded_count"]
+    assert export_corrected_metadata(synth_store, tmp_path / "fixed") == 3
+    assert not (tmp_path / "fixed" / "metadata" / f"{ids[0]}.json").exists()
+
+
+def test_exports_get_the_users_normal_permissions(synth_store: Store, tmp_path: Path) -> None:
+    relabel_some(synth_store)
+    old = os.umask(0o022)
+    try:
+        export_audit_results(synth_store, tmp_path / "r.csv")
+        export_corrected_metadata(synth_store, tmp_path / "fixed")
+        os.umask(0o027)
+        export_audit_results(synth_store, tmp_path / "group.json")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "r.csv").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "fixed").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "group.json").stat().st_mode) == 0o640
+
+
+def test_results_limited_to_chosen_images_and_columns(synth_store: Store, tmp_path: Path) -> None:
+    ids = relabel_some(synth_store)
+    chosen = synth_store.image_ids()[10:15]
+    n = export_audit_results(synth_store, tmp_path / "f.csv", reviewed_only=False, image_ids=chosen,
+                             columns=["recorded_count", "svm_predicted"])
+    rows = list(csv.DictReader((tmp_path / "f.csv").open()))
+    assert n == 5 and [r["image_id"] for r in rows] == sorted(chosen)
+    assert list(rows[0]) == ["image_id", "recorded_count", "svm_predicted"]
+    assert ids[0] not in {r["image_id"] for r in rows}
+
+
+def test_export_cli_options_say_what_was_written(synth_store: Store, tmp_path: Path, capsys) -> None:
+    relabel_some(synth_store)
+    db, out = str(synth_store.path), tmp_path / "r.csv"
+    assert main(["export", "results", str(out), "--db", db, "--reviewed-only", "--columns", "label_status,reason"]) == 0
+    said = capsys.readouterr().out
+    assert f"exported 4 rows (reviewed images only; 3 columns: image_id, label_status, reason) to {out}" in said
+    assert out.read_text().splitlines()[0] == "image_id,label_status,reason"
+    assert main(["export", "results", str(out), "--db", db, "--all"]) == 0
+    assert f"exported {synth_store.count_images():,} rows (every image; 15 columns" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as refused:
+        main(["export", "results", str(out), "--db", db, "--columns", "image_id,nonsense"])
+    assert "unknown column(s) nonsense" in str(refused.value.code)
+    with pytest.raises(SystemExit):
+        main(["export", "results", str(out), "--db", db, "--all", "--reviewed-only"])

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
-from typing import Optional
+from typing import Callable, Optional
 
+from binaudit.cli.display_check import check_xcb
 from binaudit.core.workspace import Workspace
 
 
@@ -17,26 +19,70 @@ def no_display() -> bool:
     return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def launch_gui(workspace: Optional[Workspace]) -> int:
-    """Open the app on a workspace (or its welcome page); without a display, say how to open it instead."""
+def cannot_open_window(workspace: Optional[Workspace]) -> Optional[str]:
+    """Why the window cannot open here (no display; a system library Qt's xcb plugin needs), else None."""
     if no_display():
-        where = f" on {workspace.root}" if workspace else ""
-        print(f"binaudit: no display to open the app{where}; on a desktop run `binaudit gui"
-              f"{' ' + str(workspace.root) if workspace else ''}` (or set QT_QPA_PLATFORM=offscreen)",
-              file=sys.stderr)
-        return 0
+        where = f" {shlex.quote(str(workspace.root))}" if workspace else ""
+        return (f"binaudit: no display to open the app on; on a desktop run `binaudit gui{where}` "
+                "(or set QT_QPA_PLATFORM=offscreen)")
+    return check_xcb()
+
+
+def launch_gui(workspace: Optional[Workspace], background: Optional[Callable[[], bool]] = None) -> int:
+    """Open the app on a workspace (or its welcome page); exit status 1, saying why, when no window can open.
+
+    background() runs in a worker once the window is up (True: it changed the workspace, which reloads).
+    """
+    why = cannot_open_window(workspace)
+    if why:
+        print(why, file=sys.stderr)
+        return 1
     from binaudit.gui.shell.app import run_app
 
-    return run_app(workspace)
+    return run_app(workspace, background=background)
+
+
+def demo_ready(workspace: Workspace) -> bool:
+    """An earlier `binaudit demo` left a workspace with its dataset: the window can open on it at once."""
+    return workspace.exists() and (workspace.dataset_dir / "truth.json").exists()
+
+
+def _demo_state(workspace: Workspace) -> tuple:
+    """What a refresh of the demo may change: images by status and the models with their active flags."""
+    from binaudit.core.store import Store
+
+    with Store.open(workspace.db_path, readonly=True) as store:
+        models = tuple((int(m["id"]), bool(m["active"])) for m in store.list_models())
+        return tuple(sorted(store.status_counts().items())), models
+
+
+def refresh_demo(n: int, train: bool) -> bool:
+    """Bring an existing demo up to date (rescan, models); True when that changed it (the window reloads)."""
+    from binaudit.demo import build_demo
+    from binaudit.core.workspace import demo_workspace
+
+    before = _demo_state(demo_workspace())
+    workspace = build_demo(n=n, train=train)
+    return _demo_state(workspace) != before
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Build the demo workspace, then open it unless --no-gui."""
+    """Build the demo workspace, then open it unless --no-gui (an existing one opens first and is checked
+    in the background); without a window to open, exit 1 after building it."""
+    from binaudit.core.workspace import demo_workspace
     from binaudit.demo import build_demo
 
+    existing = demo_workspace()
+    if not args.no_gui and not args.fresh and demo_ready(existing) and not cannot_open_window(existing):
+        return launch_gui(existing, background=lambda: refresh_demo(args.n, not args.no_train))
     workspace = build_demo(n=args.n, fresh=args.fresh, train=not args.no_train)
     if args.no_gui:
         return 0
+    why = cannot_open_window(workspace)
+    if why:
+        print(f"{why}\nbinaudit: the demo workspace is built ({workspace.root}) but not opened; "
+              "`binaudit demo --no-gui` only builds it", file=sys.stderr)
+        return 1
     return launch_gui(workspace)
 
 

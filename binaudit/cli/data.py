@@ -4,15 +4,34 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
+from binaudit.cli.next_steps import ws_arg
 from binaudit.cli.tables import format_table
 from binaudit.cli.workspace_args import add_db_option, open_store
+from binaudit.core.export import RESULT_FIELDS
 from binaudit.core.progress import progress_bar
 from binaudit.core.workspace import Workspace, default_workspace_for_dataset
 
 
+def _import_target(args: argparse.Namespace, dataset: Path) -> Workspace:
+    """--db's workspace, --name's readable one (claimed for this dataset), else one of its own (hashed name)."""
+    from binaudit.core.workspace_names import WorkspaceNameError, claim_name, named_workspace
+
+    if args.db and args.name:
+        raise SystemExit("binaudit: give --db or --name, not both")
+    if not args.name:
+        return Workspace.at(args.db) if args.db else default_workspace_for_dataset(dataset)
+    try:
+        workspace = named_workspace(args.name)
+        claim_name(workspace, dataset)
+    except WorkspaceNameError as exc:
+        raise SystemExit(f"binaudit: {exc}")
+    return workspace
+
+
 def cmd_import(args: argparse.Namespace) -> int:
-    """Import a dataset folder into its workspace (the one --db names, else one of its own)."""
+    """Import a dataset folder into its workspace (--db's, --name's, else one of its own) and say where it went."""
     from binaudit.core.importer import import_dataset
     from binaudit.core.splits import parse_ratios
     from binaudit.core.store import Store
@@ -20,12 +39,16 @@ def cmd_import(args: argparse.Namespace) -> int:
     dataset = Path(args.dir)
     if not dataset.is_dir():
         raise SystemExit(f"binaudit: {dataset} is not a folder")
-    workspace = Workspace.at(args.db) if args.db else default_workspace_for_dataset(dataset)
+    workspace = _import_target(args, dataset)
     workspace.ensure()
     with Store.open(workspace.db_path) as store, progress_bar(f"import {dataset.name}", "files") as bar:
         summary = import_dataset(store, dataset, ratios=parse_ratios(args.split), progress=bar,
                                  workers=args.workers)
-    print(f"{summary.describe()}\nworkspace: {workspace.db_path}")
+        has_models = bool(store.list_models())
+    ws = ws_arg(workspace)
+    print(f"{summary.describe()}\nworkspace: {workspace.root}\n  open it:  binaudit gui {ws}")
+    if not has_models:
+        print(f"  no model yet: python -m training svm --db {ws}   or   binaudit models import FILE --db {ws}")
     return 0
 
 
@@ -58,23 +81,37 @@ def cmd_download(args: argparse.Namespace) -> int:
     return 0 if not summary.failed else 1
 
 
+def _export_results(store: Any, out: Path, args: argparse.Namespace) -> str:
+    """The results export with --all / --reviewed-only and --columns; what it wrote, in words."""
+    from binaudit.core import export
+
+    columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
+    n = export.export_audit_results(store, out, fmt=args.format, reviewed_only=not args.all, columns=columns)
+    fields = export.result_columns(columns)
+    which = "every image" if args.all else "reviewed images only"
+    return f"exported {n:,} rows ({which}; {len(fields)} columns: {', '.join(fields)}) to {out}"
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     """Export audit results, corrected metadata or one image folder per count."""
     from binaudit.core import export
 
+    if args.what != "results" and (args.columns or args.all):
+        raise SystemExit("binaudit: --all, --reviewed-only and --columns are options of `export results`")
     _, store = open_store(args.db)
     out = Path(args.out)
     try:
         with store, progress_bar(f"export {args.what}", "img") as bar:
             if args.what == "results":
-                n = export.export_audit_results(store, out, fmt=args.format, reviewed_only=not args.all)
+                said = _export_results(store, out, args)
             elif args.what == "metadata":
-                n = export.export_corrected_metadata(store, out, progress=bar)
+                said = f"exported {export.export_corrected_metadata(store, out, progress=bar):,} corrected records to {out}"
             else:
                 n = export.export_image_folders(store, out, link=args.link, progress=bar)
+                said = f"exported {n:,} images to {out}"
     except export.ExportError as exc:
         raise SystemExit(f"binaudit: {exc}")
-    print(f"exported {n} images to {out}")
+    print(said)
     return 0
 
 
@@ -106,6 +143,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import", help="import an ABID-layout or flat dataset folder into a workspace")
     p.add_argument("dir")
     add_db_option(p, help="workspace folder or database file (default: one per dataset in the data dir)")
+    p.add_argument("--name", help="a readable workspace name: DATA_DIR/workspaces/NAME instead of a hashed folder "
+                                  "(refused when it already holds another dataset)")
     p.add_argument("--split", default="70/20/10", help="train/val/test ratios (default 70/20/10)")
     p.add_argument("--workers", type=int, default=None,
                    help="processes reading and checking files (default: one per core, at most 4)")
@@ -132,7 +171,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("out", help="file (results: .csv or .json) or folder (metadata, folders)")
     add_db_option(p)
     p.add_argument("--format", choices=["csv", "json"], help="results format (default: from the suffix)")
-    p.add_argument("--all", action="store_true", help="results for every image, not only reviewed ones")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--reviewed-only", action="store_true",
+                       help="results for the reviewed images only (the default; an undone decision is not a review)")
+    which.add_argument("--all", action="store_true", help="results for every image, not only reviewed ones")
+    p.add_argument("--columns", help="results: comma-separated columns to write (default: all; image_id always "
+                                     "first): " + ", ".join(RESULT_FIELDS))
     p.add_argument("--link", choices=["hardlink", "symlink", "copy"], default="hardlink")
     p.set_defaults(func=cmd_export)
 

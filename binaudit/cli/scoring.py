@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from binaudit.cli.next_steps import no_active_model_steps, unscored_steps, ws_arg
 from binaudit.cli.tables import format_table
 from binaudit.cli.workspace_args import add_db_option, open_store
 from binaudit.core.kinds import MODEL_KINDS
@@ -20,7 +21,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     return training_main(list(args.args))
 
 
-def _models_to_score(store, args: argparse.Namespace) -> list[int]:
+def _models_to_score(store: Any, workspace: Any, args: argparse.Namespace) -> list[int]:
     if args.model is not None:
         if store.get_model(args.model) is None:
             raise SystemExit(f"binaudit: no model {args.model} in this workspace (see `binaudit models`)")
@@ -28,8 +29,9 @@ def _models_to_score(store, args: argparse.Namespace) -> list[int]:
     kinds = MODEL_KINDS if args.kind == "all" else (args.kind,)
     ids = [int(m["id"]) for m in (store.active_model(k) for k in kinds) if m]
     if not ids:
-        raise SystemExit("binaudit: no active model to score with; train or import one and activate it "
-                         "(`binaudit models activate ID`)")
+        steps = no_active_model_steps(store, workspace) or (
+            f"no active {args.kind} model; see `binaudit models --db {ws_arg(workspace)}`")
+        raise SystemExit(f"binaudit: nothing to score with: {steps}")
     return ids
 
 
@@ -39,10 +41,10 @@ def cmd_score(args: argparse.Namespace) -> int:
     from binaudit.ml.modelfiles import ModelFileError
     from binaudit.ml.scoring import score_images
 
-    _, store = open_store(args.db)
+    workspace, store = open_store(args.db)
     with store:
         failed = 0
-        for model_id in _models_to_score(store, args):
+        for model_id in _models_to_score(store, workspace, args):
             kind = store.get_model(model_id)["kind"]
             try:
                 with progress_bar(f"score with model {model_id} ({kind})", "img") as bar:
@@ -74,15 +76,21 @@ def _queue_row(index: Any, spec: QueueSpec, rank: int, pos: int, score: float) -
     return row + [_prediction(index.models.get(kind), pos) for kind in MODEL_KINDS] + [f"{score:.3f}"]
 
 
+def _has_predictions(index: Any) -> bool:
+    """True when an active model has a stored prediction for at least one row (else the queue is empty)."""
+    return any(bool((index.models[kind].predicted >= 0).any()) for kind in index.model_kinds())
+
+
 def cmd_queue(args: argparse.Namespace) -> int:
     """Print the top of a review queue from the active models' stored predictions (as the app orders it)."""
     from binaudit.core.browse import BrowseFilter, BrowseIndex
 
-    _, store = open_store(args.db)
+    workspace, store = open_store(args.db)
     with store:
         index = BrowseIndex.load(store)
-    if not index.model_kinds():
-        raise SystemExit("binaudit: no active model with predictions; run `binaudit score --active` first")
+        steps = None if index.model_kinds() else no_active_model_steps(store, workspace)
+    if not _has_predictions(index):
+        raise SystemExit(f"binaudit: the queue is empty: {steps or unscored_steps(workspace)}")
     spec = queue_by(args.by)
     queue = index.queue_order(BrowseFilter() if args.all else BrowseFilter(reviewed=False), key=spec.sort_key)
     order = queue[:args.top]

@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional
@@ -28,12 +28,30 @@ RESULT_FIELDS = ["image_id", "split", "status", "recorded_count", "effective_cou
                  "svm_model", "svm_predicted", "svm_expected"]
 
 
+def current_umask() -> int:
+    """The process's umask (read from /proc where it can be, without changing it; else set and restored)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_file_atomically(path: Path, data: bytes) -> None:
-    """Write bytes to path through a fsynced temporary file and one rename."""
+    """Write bytes to path through a fsynced temporary file and one rename.
+
+    mkstemp makes the file 0600; it gets the mode any new file of the user would get (0666 minus the umask),
+    so a colleague who may read the export folder can read the export.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -64,6 +82,7 @@ def atomic_folder(path: Path) -> Iterator[Path]:
                           "choose a new folder name (it will be created).")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes it 0700: the user's normal folder mode instead
     (tmp / EXPORT_MARKER).write_text(f"written by binaudit {__version__}\n")
     try:
         yield tmp
@@ -79,9 +98,26 @@ def atomic_folder(path: Path) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def audit_rows(store: Store, reviewed_only: bool = True) -> list[dict[str, Any]]:
-    """One row per image: recorded and effective label, who decided and when, the active models' predictions."""
-    rows = store.audit_label_rows(reviewed_only)
+def _as_unreviewed(row: dict[str, Any]) -> dict[str, Any]:
+    """A row whose latest event is a reset (an undone first decision): shown as nobody's review."""
+    row.update(label_status=L.RECORDED, reason=None, reviewed_by=None, reviewed_at=None)
+    return row
+
+
+def audit_rows(store: Store, reviewed_only: bool = True,
+               image_ids: Optional[list[str]] = None) -> list[dict[str, Any]]:
+    """One row per image: recorded and effective label, who decided and when, the active models' predictions.
+
+    An image whose decision was undone back to the recorded count (a "reset" event) is not a review:
+    reviewed_only leaves it out, and with every image it reads as unreviewed. image_ids limits the rows
+    to those images (e.g. the list as filtered on screen), in id order.
+    """
+    rows = [r if r["label_status"] != L.RESET else _as_unreviewed(r)
+            for r in store.audit_label_rows(reviewed_only)
+            if not (reviewed_only and r["label_status"] == L.RESET)]
+    if image_ids is not None:
+        wanted = set(image_ids)
+        rows = [r for r in rows if r["image_id"] in wanted]
     for kind in MODEL_KINDS:
         model = store.active_model(kind)
         preds = {p["image_id"]: p for p in store.predictions(model["id"], [r["image_id"] for r in rows])} if model else {}
@@ -93,18 +129,33 @@ def audit_rows(store: Store, reviewed_only: bool = True) -> list[dict[str, Any]]
     return rows
 
 
-def export_audit_results(store: Store, out: Path, fmt: Optional[str] = None, reviewed_only: bool = True) -> int:
-    """Write the audit results to out as CSV or JSON (by suffix unless fmt is given); returns the row count."""
+def result_columns(columns: Optional[Sequence[str]]) -> list[str]:
+    """The columns to write: all of RESULT_FIELDS by default; image_id always comes first; unknown names refused."""
+    if not columns:
+        return list(RESULT_FIELDS)
+    unknown = [c for c in columns if c not in RESULT_FIELDS]
+    if unknown:
+        raise ExportError(f"unknown column(s) {', '.join(unknown)}; choose from {', '.join(RESULT_FIELDS)}")
+    return ["image_id", *dict.fromkeys(c for c in columns if c != "image_id")]
+
+
+def export_audit_results(store: Store, out: Path, fmt: Optional[str] = None, reviewed_only: bool = True,
+                         image_ids: Optional[list[str]] = None, columns: Optional[Sequence[str]] = None) -> int:
+    """Write the audit results to out as CSV or JSON (by suffix unless fmt is given); returns the row count.
+
+    reviewed_only / image_ids: which images (see audit_rows); columns: which fields (see result_columns).
+    """
     out = Path(out)
     fmt = (fmt or out.suffix.lstrip(".") or "csv").lower()
-    rows = audit_rows(store, reviewed_only)
+    fields = result_columns(columns)
+    rows = [{k: row[k] for k in fields} for row in audit_rows(store, reviewed_only, image_ids)]
     if fmt == "json":
         payload = {"exported_by": f"binaudit {__version__}", "label_snapshot": store.label_snapshot(),
-                   "results": rows}
+                   "columns": fields, "results": rows}
         data = json.dumps(payload, indent=2).encode()
     elif fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=RESULT_FIELDS, lineterminator="\n")
+        writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
         data = buffer.getvalue().encode()
@@ -131,7 +182,7 @@ def corrected_record(original: dict[str, Any], image: dict[str, Any], event: L.L
 def export_corrected_metadata(store: Store, out: Path, progress: Optional[ProgressCallback] = None,
                               cancel: Optional[CancelCallback] = None) -> int:
     """Write corrected copies of the reviewed images' metadata files to out/metadata/ (originals untouched)."""
-    images = store.reviewed_images_with_metadata()
+    images = [i for i in store.reviewed_images_with_metadata() if i["label_status"] != L.RESET]  # undone: no review
     written = 0
     with atomic_folder(Path(out)) as tmp:
         (tmp / "metadata").mkdir()

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
 from PySide6.QtWidgets import QApplication
 
 from binaudit import __version__
 from binaudit.core.workspace import Workspace, demo_workspace
-from binaudit.gui.common import settings
+from binaudit.gui.common import settings, workers
 from binaudit.gui.common.errors import install_excepthook
 from binaudit.gui.common.resources import icon, style_sheet
 
@@ -45,8 +45,25 @@ def initial_workspace(workspace: Optional[Workspace]) -> Optional[Workspace]:
     return demo if demo.exists() else None
 
 
-def run_app(workspace: Optional[Workspace]) -> int:
-    """Open the main window (on `workspace`, see initial_workspace) and run until it closes."""
+def check_in_background(window: Any, check: Callable[[], bool]) -> workers.Task:
+    """Run check() in a worker while the window is already up; reload the workspace when it changed it."""
+    bar = window.statusBar()
+    bar.showMessage("Checking the workspace for changes in the background\u2026")
+
+    def done(changed: bool) -> None:
+        if changed:
+            window.reload()
+        bar.showMessage("The workspace was updated." if changed else "The workspace is up to date.", 6000)
+
+    return workers.start(check, on_done=done, owner=window,
+                         on_error=lambda exc: bar.showMessage(f"Checking the workspace failed: {exc}", 15000))
+
+
+def run_app(workspace: Optional[Workspace], background: Optional[Callable[[], bool]] = None) -> int:
+    """Open the main window (on `workspace`, see initial_workspace) and run until it closes.
+
+    background: work that must not delay the window (`binaudit demo` rescanning its workspace), run once it shows.
+    """
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app = application()
     install_excepthook()
@@ -54,4 +71,6 @@ def run_app(workspace: Optional[Workspace]) -> int:
 
     window = MainWindow(initial_workspace(workspace))
     window.show()
+    if background is not None:
+        check_in_background(window, background)
     return int(app.exec())
