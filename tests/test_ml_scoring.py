@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from binaudit.core.ranking import class_thresholds, label_issue_scores
 from binaudit.ml import modelfiles as mf
 from binaudit.ml.resnet import build_resnet
 from binaudit.ml.scoring import score_images
@@ -45,7 +46,10 @@ def test_scores_are_stored_and_consistent(ws):
     assert summary.scored == summary.total == N and summary.errors == 0 and not summary.cancelled
     rows = store.predictions(mid)
     assert len(rows) == N
-    for r in rows:
+    probs = np.array([r["probs"] for r in rows])
+    given = np.array([store.get_image(r["image_id"])["recorded_count"] for r in rows], dtype=np.float64)
+    issues = label_issue_scores(probs, given, thresholds=class_thresholds(probs, given))["score"]
+    for r, issue in zip(rows, issues):
         p = np.array(r["probs"])
         assert p.shape == (6,) and abs(p.sum() - 1) < 1e-4
         assert r["predicted"] == int(p.argmax())
@@ -53,7 +57,8 @@ def test_scores_are_stored_and_consistent(ws):
         recorded = min(store.get_image(r["image_id"])["recorded_count"], 5)  # above the classes: "5 or more"
         want = float((p * np.abs(np.arange(6) - recorded)).sum())
         assert r["mismatch"] == pytest.approx(want, abs=1e-4)
-        assert r["label_issue"] is not None and 0 <= r["label_issue"] <= 1
+        # label issues: thresholds over all the model's predictions, judged against the recorded counts
+        assert r["label_issue"] == pytest.approx(issue, abs=1e-6)
 
 
 def test_resumable_and_force(ws):

@@ -57,7 +57,9 @@ def test_label_issue_flags_the_confidently_wrong_label():
     assert out["is_issue"].tolist() == [False, False, False, False, True]
     assert out["suggested"][4] == 1
     assert int(np.argmax(out["score"])) == 4
-    assert np.all((out["score"] >= 0) & (out["score"] <= 1))
+    assert np.allclose(out["thresholds"], [0.85, 0.9, 0.475])  # mean p_j of the photos labelled j
+    # score = 1 - (p_g / t_g) / sum_j (p_j / t_j); row 2: 1 - (0.9 / 0.9) / (0.1 / 0.85 + 0.9 / 0.9) = 2 / 19
+    assert np.allclose(out["score"], [0.094972, 0.191011, 2 / 19, 0.055394, 0.909320], atol=1e-6)
 
 
 def test_label_issue_adjusts_for_hard_classes():

@@ -170,15 +170,17 @@ def test_metadata_schema_and_sum_rules(dataset, truth, sample_dir):
         assert t["recorded_count"] == expected
         assert t["sku_sum"] == total
         if not t["mismatch"]:
-            assert expected == t["true_count"] == total
+            assert expected == t["true_count"] == total and t["variance"] is None
         else:
             assert abs(expected - t["true_count"]) in (1, 2)
             if total == expected:
+                assert t["variance"] == "consistent"
                 consistent += 1
             else:
-                assert total == t["true_count"]
+                assert total == t["true_count"] and t["variance"] == "inconsistent"
                 inconsistent += 1
-    assert consistent == inconsistent == 6  # 12 wrong records, half with a matching SKU list
+    # 12 wrong records: 10% of them (1, half rounded up) contradict themselves, 11 agree with themselves
+    assert (consistent, inconsistent) == (11, 1)
     assert seen_fname and seen_no_fname and seen_norm and seen_no_norm and seen_zz and seen_multi
 
 
@@ -186,8 +188,11 @@ def test_mismatch_fraction_and_truth(truth):
     images = truth["images"]
     wrong = [e for e in images.values() if e["mismatch"]]
     assert len(wrong) == round(0.2 * 60)
+    assert truth["inconsistent_share"] == synth.INCONSISTENT_SHARE == 0.10
     for e in images.values():
         assert e["mismatch"] == (e["recorded_count"] != e["true_count"])
+        assert e["variance"] in (None, "consistent", "inconsistent")
+        assert (e["variance"] is not None) == e["mismatch"]
         assert e["recorded_count"] >= 0
         assert 0 <= e["true_count"] <= 8
 
@@ -196,6 +201,47 @@ def test_mismatch_rate_zero_and_one(tmp_path):
     s0 = generate_dataset(tmp_path / "a", 5, seed=1, mismatch_rate=0.0, image_scale=0.15)
     s1 = generate_dataset(tmp_path / "b", 5, seed=1, mismatch_rate=1.0, image_scale=0.15)
     assert s0.n_mismatched == 0 and s1.n_mismatched == 5
+    assert s0.n_inconsistent == 0 and s1.n_inconsistent == 1  # 10% of 5, half rounded up
+
+
+def test_inconsistent_share_is_a_parameter(tmp_path):
+    out = tmp_path / "half"
+    s = generate_dataset(out, 40, seed=5, mismatch_rate=0.5, inconsistent_share=0.5, image_scale=0.15)
+    assert (s.n_mismatched, s.n_inconsistent) == (20, 10)
+    images = json.loads((out / "truth.json").read_text())["images"]
+    assert sum(e["variance"] == "inconsistent" for e in images.values()) == 10
+    assert sum(e["variance"] == "consistent" for e in images.values()) == 10
+    none = generate_dataset(tmp_path / "none", 20, seed=5, mismatch_rate=0.5, inconsistent_share=0.0,
+                            image_scale=0.15)
+    every = generate_dataset(tmp_path / "all", 20, seed=5, mismatch_rate=0.5, inconsistent_share=1.0,
+                             image_scale=0.15)
+    assert (none.n_mismatched, none.n_inconsistent) == (10, 0)
+    assert (every.n_mismatched, every.n_inconsistent) == (10, 10)
+
+
+def _sku_quantities(text: str) -> dict[str, int]:
+    return {k: r["quantity"] for k, r in json.loads(text)["BIN_FCSKU_DATA"].items()}
+
+
+def test_consistent_variance_changes_one_sku_with_the_count():
+    """A misplaced item: EXPECTED_QUANTITY and exactly one SKU record move together; the photo stays."""
+    grew = shrank = added = dropped = 0
+    for index in range(1, 41):
+        jpeg, plain, t0 = synth.render_record(8, index, None, image_scale=0.15)
+        jpeg2, text, t = synth.render_record(8, index, "consistent", image_scale=0.15)
+        assert jpeg2 == jpeg and t["variance"] == "consistent"
+        before, after = _sku_quantities(plain), _sku_quantities(text)
+        delta = t["recorded_count"] - t0["true_count"]
+        assert delta in (-2, -1, 1, 2) and t["sku_sum"] == t["recorded_count"]
+        changed = {k for k in before.keys() | after.keys() if before.get(k, 0) != after.get(k, 0)}
+        assert len(changed) == 1
+        (key,) = changed
+        assert after.get(key, 0) - before.get(key, 0) == delta
+        grew += key in before and key in after and delta > 0
+        shrank += key in before and key in after and delta < 0
+        added += key not in before
+        dropped += key not in after
+    assert grew and shrank and added and dropped  # every kind of change occurs
 
 
 # --- counts -------------------------------------------------------------------------
@@ -300,7 +346,8 @@ def test_cancel_before_start_writes_nothing(tmp_path):
 
 
 def test_bad_arguments(tmp_path):
-    for kw in ({"n": -1}, {"mismatch_rate": 1.5}, {"seed": -3}, {"max_count": 0}, {"image_scale": 0}):
+    for kw in ({"n": -1}, {"mismatch_rate": 1.5}, {"inconsistent_share": -0.1}, {"seed": -3}, {"max_count": 0},
+               {"image_scale": 0}):
         args = {"n": 1, **kw}
         with pytest.raises(ValueError):
             generate_dataset(tmp_path / "bad", **args)

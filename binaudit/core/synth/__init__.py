@@ -1,9 +1,11 @@
 """Synthetic bins in the ABID layout: the project's embedded default dataset.
 
-``generate_dataset(out, n, seed, mismatch_rate)`` writes ``out/bin-images/<id>.jpg``
-and ``out/metadata/<id>.json`` exactly like the Amazon Bin Image Dataset, plus
+``generate_dataset(out, n, seed, mismatch_rate, inconsistent_share=INCONSISTENT_SHARE)`` writes
+``out/bin-images/<id>.jpg`` and ``out/metadata/<id>.json`` exactly like the Amazon Bin Image Dataset, plus
 ``out/truth.json`` with the true count of every bin (the app never reads it while
-auditing; tests and benchmarks do).
+auditing; tests and benchmarks do) and, per image, whether its planted variance is
+"consistent" (EXPECTED_QUANTITY and one SKU's quantity changed together: a misplaced item,
+only the photo shows it) or "inconsistent" (the record contradicts itself; a small share).
 
 The photos imitate the real ones: a camera looking into a khaki fabric bin, the bin
 frame around the edges, a bin tag on the front lip, translucent elastic tape bands
@@ -22,7 +24,7 @@ sprites), ``layout`` (bin frame geometry, item placement), ``scene`` (the photo)
 
 from __future__ import annotations
 
-from .counts import MODERATE_SHARES, count_distribution, sample_count
+from .counts import INCONSISTENT_SHARE, MODERATE_SHARES, count_distribution, sample_count
 from .dataset import SynthSummary, generate_dataset, image_id, render_record
 from .scene import _sample_size  # noqa: F401  (tests check the size statistics)
 
@@ -34,4 +36,5 @@ __all__ = [
     "sample_count",
     "image_id",
     "MODERATE_SHARES",
+    "INCONSISTENT_SHARE",
 ]

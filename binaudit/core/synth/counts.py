@@ -1,5 +1,5 @@
 """Bin counts: the ABID-like true-count distribution, SKU quantity splits and which
-records get a wrong EXPECTED_QUANTITY (the mismatch plan)."""
+records get a wrong EXPECTED_QUANTITY (the mismatch plan, mostly self-consistent variances)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ import numpy as np
 MODERATE_SHARES = (2.7, 11.4, 21.3, 25.0, 22.3, 17.3)
 TAIL_SHARE = 0.10  # share of counts 6..max_count
 TAIL_DECAY = 0.75  # each further count is this much rarer
+# Share of planted variances whose record contradicts itself (SKU quantities do not add up to
+# EXPECTED_QUANTITY). Real variances are mostly misplaced items: the record agrees with itself and
+# only the photo disagrees, so most planted ones are self-consistent too.
+INCONSISTENT_SHARE = 0.10
 
 
 def count_distribution(max_count: int = 8) -> np.ndarray:
@@ -46,12 +50,21 @@ def _split_quantities(rng: np.random.Generator, count: int) -> list[int]:
     return qs
 
 
-def _mismatch_plan(seed: int, n: int, rate: float) -> dict[int, str]:
-    """index -> "consistent" (SKU list agrees with the wrong count) or "inconsistent"."""
+def inconsistent_quota(n_variances: int, share: float) -> int:
+    """How many of ``n_variances`` planted variances contradict themselves: ``share`` of them, half rounded up."""
+    return int(np.floor(n_variances * share + 0.5))
+
+
+def _mismatch_plan(seed: int, n: int, rate: float, inconsistent_share: float = INCONSISTENT_SHARE) -> dict[int, str]:
+    """index -> "consistent" (record agrees with itself, only the photo differs) or "inconsistent".
+
+    Exactly ``round(n * rate)`` records get a variance; ``inconsistent_quota`` of them are
+    "inconsistent" (SKU quantities still add up to the true count), the rest "consistent".
+    """
     k = int(round(n * rate))
     if k <= 0:
         return {}
     rng = np.random.default_rng([seed, 0x6D69736D, n])
     chosen = [int(i) + 1 for i in rng.permutation(n)[:k]]
-    half = (k + 1) // 2
-    return {i: ("consistent" if j < half else "inconsistent") for j, i in enumerate(chosen)}
+    n_consistent = k - inconsistent_quota(k, inconsistent_share)
+    return {i: ("consistent" if j < n_consistent else "inconsistent") for j, i in enumerate(chosen)}

@@ -16,7 +16,7 @@ from typing import Any, Optional
 import numpy as np
 
 from .catalog import _KIND_P, _KINDS, _code, _sku_record
-from .counts import _mismatch_plan, _split_quantities, sample_count
+from .counts import INCONSISTENT_SHARE, _mismatch_plan, _split_quantities, sample_count
 from .products import _make_look
 from .scene import _render_image, _sample_size
 
@@ -32,6 +32,7 @@ class SynthSummary:
     cancelled: bool = False
     n_requested: int = 0
     seconds: float = 0.0
+    n_inconsistent: int = 0  # of the mismatched, how many contradict themselves (SKU sum != EXPECTED_QUANTITY)
 
 
 def image_id(index: int) -> str:
@@ -39,12 +40,49 @@ def image_id(index: int) -> str:
     return f"{index:05d}" if index < 100000 else str(index)
 
 
+VARIANCE_DELTAS = (-2, -1, 1, 2)  # recorded - true count of a planted variance
+
+
+def _draw_delta(rng: np.random.Generator, deltas: list[int]) -> int:
+    """One planted change: off by one 0.35 each way, by two 0.15 each way, renormalised over ``deltas``."""
+    p = np.array([0.15 if abs(d) == 2 else 0.35 for d in deltas])
+    return int(rng.choice(deltas, p=p / p.sum()))
+
+
+def _consistent_variance(rng: np.random.Generator, count: int, skus: list[tuple[str, dict]],
+                         with_norm: bool) -> tuple[int, list[tuple[str, dict]]]:
+    """A misplaced item: EXPECTED_QUANTITY and one SKU's quantity change together; returns (recorded, skus).
+
+    An extra item on record is one more of a SKU already there or, half the time (always in an empty
+    bin), a SKU record for a product that is not in the bin; a missing one is taken off one SKU whose
+    quantity covers it (its record dropped at zero). The SKU quantities still add up to the record.
+    """
+    deltas = [d for d in VARIANCE_DELTAS if d > 0 or any(r["quantity"] >= -d for _, r in skus)]
+    delta = _draw_delta(rng, deltas)
+    skus = list(skus)
+    if delta > 0 and (not skus or rng.random() < 0.5):
+        kind = _KINDS[int(rng.choice(len(_KINDS), p=_KIND_P))]
+        skus.append(_sku_record(rng, kind, delta, with_norm))
+        return count + delta, skus
+    fits = [j for j, (_, r) in enumerate(skus) if r["quantity"] + delta >= 0]
+    j = fits[int(rng.integers(len(fits)))]
+    key, rec = skus[j]
+    rec = {**rec, "quantity": rec["quantity"] + delta}
+    if rec["quantity"] == 0:
+        del skus[j]
+    else:
+        skus[j] = (key, rec)
+    return count + delta, skus
+
+
 def render_record(seed: int, index: int, mismatch: Optional[str] = None, *, max_count: int = 8,
                   image_scale: float = 1.0) -> tuple[bytes, str, dict]:
     """Render bin ``index``: (JPEG bytes, metadata JSON text, truth entry).
 
-    ``mismatch`` is None, "consistent" or "inconsistent"; it changes only the metadata,
-    never the photo.
+    ``mismatch`` is None, "consistent" (EXPECTED_QUANTITY and one SKU's quantity off by the same
+    1 or 2: the record agrees with itself, only the photo disagrees) or "inconsistent"
+    (EXPECTED_QUANTITY off, the SKU list still adds up to the true count); it changes only the
+    metadata, never the photo.
     """
     rng = np.random.default_rng([seed, index])
     count = sample_count(rng, max_count)
@@ -64,28 +102,10 @@ def render_record(seed: int, index: int, mismatch: Optional[str] = None, *, max_
     # metadata, with a deliberately wrong count for the chosen records
     mrng = np.random.default_rng([seed, index, 0x6D657461])
     recorded = count
-    if mismatch is not None:
-        deltas = [d for d in (-2, -1, 1, 2) if count + d >= 0]
-        p = np.array([0.15 if abs(d) == 2 else 0.35 for d in deltas])
-        recorded = count + int(mrng.choice(deltas, p=p / p.sum()))
-        if mismatch == "consistent":
-            if recorded > count:  # a SKU record for something not in the bin
-                kind = _KINDS[int(mrng.choice(len(_KINDS), p=_KIND_P))]
-                skus.append(_sku_record(mrng, kind, recorded - count, with_norm))
-            else:  # records missing for items that are in the bin
-                deficit = count - recorded
-                keep = []
-                for j in mrng.permutation(len(skus)):
-                    key, rec = skus[int(j)]
-                    if 0 < rec["quantity"] <= deficit:
-                        deficit -= rec["quantity"]
-                    else:
-                        keep.append((key, rec))
-                for key, rec in keep:
-                    if deficit and rec["quantity"] > deficit:
-                        rec["quantity"] -= deficit
-                        deficit = 0
-                skus = keep
+    if mismatch == "consistent":
+        recorded, skus = _consistent_variance(mrng, count, skus, with_norm)
+    elif mismatch == "inconsistent":
+        recorded = count + _draw_delta(mrng, [d for d in VARIANCE_DELTAS if count + d >= 0])
     data: dict[str, Any] = {}
     for key, rec in skus:
         while key in data:  # never silently merge two SKU records
@@ -100,6 +120,7 @@ def render_record(seed: int, index: int, mismatch: Optional[str] = None, *, max_
         "true_count": int(count),
         "recorded_count": int(recorded),
         "mismatch": recorded != count,
+        "variance": mismatch if recorded != count else None,
         "sku_sum": int(sku_sum),
         "width": W,
         "height": H,
@@ -122,17 +143,19 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def generate_dataset(out: Path, n: int, seed: int = 0, mismatch_rate: float = 0.1, *,
-                     max_count: int = 8, image_scale: float = 1.0,
+                     inconsistent_share: float = INCONSISTENT_SHARE, max_count: int = 8, image_scale: float = 1.0,
                      progress: Callable[[int, int], None] | None = None,
                      cancel: Callable[[], bool] | None = None,
                      workers: int = 1) -> SynthSummary:
     """Write ``n`` synthetic bins to ``out`` in the ABID layout plus ``out/truth.json``.
 
     A fraction ``mismatch_rate`` of the records (exactly ``round(n * rate)``, chosen
-    from the seed) carry an EXPECTED_QUANTITY off by 1 or 2; half of those have a
-    SKU list that agrees with the wrong count, half a SKU list that sums to the true
-    count. ``cancel()`` returning True stops early: the files written so far and a
-    truth file covering exactly them stay valid (``summary.cancelled`` is True).
+    from the seed) carry an EXPECTED_QUANTITY off by 1 or 2. Most are self-consistent, as
+    real variances are (one SKU's quantity changed with it); ``inconsistent_share`` of them
+    (``counts.inconsistent_quota``) keep a SKU list that sums to the true count, so the record
+    contradicts itself. truth.json says which per image ("variance"). ``cancel()`` returning
+    True stops early: the files written so far and a truth file covering exactly them stay
+    valid (``summary.cancelled`` is True).
     ``workers > 1`` renders in a process pool; the bytes are the same.
     """
     t0 = time.perf_counter()
@@ -143,6 +166,8 @@ def generate_dataset(out: Path, n: int, seed: int = 0, mismatch_rate: float = 0.
         raise ValueError("seed must be >= 0")
     if not 0.0 <= mismatch_rate <= 1.0:
         raise ValueError("mismatch_rate must be within [0, 1]")
+    if not 0.0 <= inconsistent_share <= 1.0:
+        raise ValueError("inconsistent_share must be within [0, 1]")
     if max_count < 1:
         raise ValueError("max_count must be >= 1")
     if image_scale <= 0:
@@ -150,17 +175,17 @@ def generate_dataset(out: Path, n: int, seed: int = 0, mismatch_rate: float = 0.
     img_dir, meta_dir = out / "bin-images", out / "metadata"
     img_dir.mkdir(parents=True, exist_ok=True)
     meta_dir.mkdir(parents=True, exist_ok=True)
-    plan = _mismatch_plan(seed, n, mismatch_rate)
+    plan = _mismatch_plan(seed, n, mismatch_rate, inconsistent_share)
     tasks = [(seed, i, plan.get(i), max_count, image_scale) for i in range(1, n + 1)]
     images: dict[str, dict] = {}
     counts: dict[int, int] = {}
-    n_mis = 0
+    n_mis = n_inc = 0
     cancelled = False
     if progress is not None:
         progress(0, n)
 
     def consume(results) -> bool:
-        nonlocal n_mis
+        nonlocal n_mis, n_inc
         for index, jpeg, text, truth in results:
             iid = image_id(index)
             _write_atomic(img_dir / f"{iid}.jpg", jpeg)
@@ -168,6 +193,7 @@ def generate_dataset(out: Path, n: int, seed: int = 0, mismatch_rate: float = 0.
             images[iid] = truth
             counts[truth["true_count"]] = counts.get(truth["true_count"], 0) + 1
             n_mis += int(truth["mismatch"])
+            n_inc += int(truth["variance"] == "inconsistent")
             if progress is not None:
                 progress(len(images), n)
             if cancel is not None and cancel():
@@ -192,6 +218,7 @@ def generate_dataset(out: Path, n: int, seed: int = 0, mismatch_rate: float = 0.
         "n": len(images),
         "n_requested": int(n),
         "mismatch_rate": float(mismatch_rate),
+        "inconsistent_share": float(inconsistent_share),
         "max_count": int(max_count),
         "image_scale": float(image_scale),
         "cancelled": bool(cancelled),
@@ -199,4 +226,5 @@ def generate_dataset(out: Path, n: int, seed: int = 0, mismatch_rate: float = 0.
     }
     _write_atomic(out / "truth.json", (json.dumps(truth, sort_keys=True, indent=4) + "\n").encode("utf-8"))
     return SynthSummary(out=out, n=len(images), n_mismatched=n_mis, counts=dict(sorted(counts.items())),
-                        cancelled=cancelled, n_requested=n, seconds=time.perf_counter() - t0)
+                        cancelled=cancelled, n_requested=n, seconds=time.perf_counter() - t0,
+                        n_inconsistent=n_inc)
