@@ -3,21 +3,24 @@
 Audit queue (auditors: is the recorded count wrong?). Two reasons, in this order:
   1. the metadata rule: the record contradicts itself (its SKU quantities do not add up to
      EXPECTED_QUANTITY), so it is wrong whatever the photo shows; these records come first;
-  2. the models' mismatch score: the mean over the active models of each one's expected
-     |count - recorded| (two independent counters disagreeing is stronger evidence than one).
-  Within each reason rows go by the mean score; only photos some model scored are in the queue.
-  The Mismatch column shows that mean and marks the rule, so sorting it gives the queue's order.
+  2. P(variance): the probability that the recorded count is wrong, 1 - p(recorded) under the active
+     models' log-linear pool, each model weighted by how well its probabilities explained the
+     validation split's records (core.variance; a model that adds nothing gets weight 0).
+  Within each reason rows go by P(variance); only photos some model scored are in the queue.
+  The Mismatch column shows P(variance) and marks the rule, so sorting it gives the queue's order.
 Label-issue queue (curators: is the label itself wrong?): the highest label-issue score of the active models.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
+
+from binaudit.core.variance import PoolFit
 
 RULE_MARK = "\u2260"  # "≠": the record's SKU quantities are not its recorded count
 
@@ -36,7 +39,8 @@ class QueueSpec:
 
 AUDIT_QUEUE = QueueSpec("audit", "Audit queue", "mismatch", "mismatch", "auditors",
                         "records the metadata rule flags first (their SKU quantities do not add up to the recorded "
-                        "count), then the models' mean mismatch score")
+                        "count), then P(variance): the probability that the recorded count is wrong, pooled from the "
+                        "active models with weights fitted on the validation split")
 LABEL_ISSUE_QUEUE = QueueSpec("issue", "Label-issue queue", "issue", "label-issue", "curators",
                               "the highest label-issue score of the active models")
 QUEUES = (AUDIT_QUEUE, LABEL_ISSUE_QUEUE)
@@ -45,17 +49,6 @@ QUEUES = (AUDIT_QUEUE, LABEL_ISSUE_QUEUE)
 def queue_by(by: str) -> QueueSpec:
     """The queue a `binaudit queue --by` value names."""
     return next(q for q in QUEUES if q.by == by)
-
-
-def mean_score(scores: Sequence[np.ndarray], n: int) -> np.ndarray:
-    """Row-wise mean of the models' scores over the models that scored the row; NaN where none did."""
-    if not scores:
-        return np.full(n, np.nan, np.float32)
-    stacked = np.vstack(scores)
-    scored = ~np.isnan(stacked)
-    count = scored.sum(axis=0)
-    total = np.where(scored, stacked, 0).sum(axis=0)
-    return np.where(count > 0, total / np.maximum(count, 1), np.nan).astype(np.float32)
 
 
 def audit_key(model_score: np.ndarray, rule: np.ndarray) -> np.ndarray:
@@ -74,23 +67,43 @@ def rule_reason(sku_sum: int, recorded: int) -> str:
     return f"metadata rule: SKU quantities add up to {sku_sum}, record says {recorded}"
 
 
-def mismatch_cell(model_score: float, rule: bool) -> str:
-    """What the Mismatch column shows: the models' mean score, marked when the metadata rule flags the record."""
-    number = "" if math.isnan(model_score) else f"{model_score:.2f}"
+def mismatch_cell(p_variance: float, rule: bool) -> str:
+    """What the Mismatch column shows: P(variance) as a percentage, marked when the metadata rule flags the record."""
+    number = "" if math.isnan(p_variance) else f"{100 * p_variance:.1f}%"
     return f"{RULE_MARK} {number}".strip() if rule else number
 
 
-def explain_mismatch(per_model: Mapping[str, float], model_score: float, reason: Optional[str]) -> str:
-    """The Mismatch cell's tooltip: the rule, each model's score and their mean, and where that puts the row."""
+@dataclass(frozen=True)
+class ModelPart:
+    """One model's part in a record's P(variance)."""
+
+    name: str
+    p_recorded: float  # its probability of the recorded count (NaN: it did not score the photo)
+    weight: float      # its weight in the pool
+
+
+def _recorded_as(recorded: int, pool: PoolFit) -> str:
+    """The recorded count as the pool reads it: above the top class, as that class ("K-1 or more")."""
+    top = pool.classes - 1
+    return f"{recorded}, read as '{top} or more'" if recorded > top else str(recorded)
+
+
+def explain_mismatch(parts: Sequence[ModelPart], p_variance: float, recorded: int, pool: PoolFit,
+                     reason: Optional[str]) -> str:
+    """The Mismatch cell's tooltip: the rule, each model's p(recorded) and weight, the pooled P(variance)."""
     lines = []
     if reason:
         lines.append(f"{RULE_MARK} {reason[0].upper()}{reason[1:]}: the record contradicts itself, "
                      "so it comes first in the audit queue.")
-    if math.isnan(model_score):
+    if math.isnan(p_variance):
         lines.append("No active model scored this photo, so it is not in the audit queue.")
         return "\n".join(lines)
-    lines.append(f"Models' mismatch score {model_score:.2f}: the mean of each model's expected |count - recorded|")
-    lines += [f"    {name}: {'not scored' if math.isnan(v) else f'{v:.2f}'}" for name, v in per_model.items()]
+    lines.append(f"P(variance) {100 * p_variance:.1f}% = 1 - pooled p(recorded), recorded {_recorded_as(recorded, pool)}")
+    for part in parts:
+        p = "not scored" if math.isnan(part.p_recorded) else f"p(recorded) {part.p_recorded:.3f}"
+        lines.append(f"    {part.name}: {p}, weight {part.weight:.2f}")
+    lines.append(f"    pooled p(recorded) {1 - p_variance:.3f}")
+    lines.append(f"Pool: p(k) \u221d \u03a0 p_model(k)^weight; {pool.describe()}.")
     if not reason:
-        lines.append("The audit queue ranks rows by this score, after the records the metadata rule flags.")
+        lines.append("The audit queue ranks rows by P(variance), after the records the metadata rule flags.")
     return "\n".join(lines)

@@ -55,6 +55,7 @@ class ModelColumns:
     confidence: np.ndarray
     mismatch: np.ndarray
     label_issue: np.ndarray
+    probs: np.ndarray  # (N, len(classes)) float32 stored probabilities; NaN rows where not scored
 
     @property
     def active(self) -> bool:

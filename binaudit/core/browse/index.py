@@ -29,6 +29,7 @@ from binaudit.core.browse.columns import (
 from binaudit.core.browse.scores import ScoreColumns
 from binaudit.core.kinds import MODEL_KINDS
 from binaudit.core.store.browse_columns import ImageColumns, PredictionColumns
+from binaudit.core.variance import PoolFit
 
 _LABEL_KEYS = {"label", "reviewed_by", "reviewed_at"}
 
@@ -68,6 +69,7 @@ class BrowseIndex(ScoreColumns):
     sku_sum: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # SKU quantities of contradicting records
     users: list[Optional[str]] = field(default_factory=lambda: [None])
     models: dict[str, ModelColumns] = field(default_factory=dict)
+    pool: PoolFit = field(default_factory=lambda: PoolFit({}, 0, 0, "no model"))
     _sort_cache: dict[tuple[str, bool], np.ndarray] = field(default_factory=dict, repr=False)
     _score_cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _user_codes: dict[Optional[str], int] = field(default_factory=lambda: {None: 0}, repr=False)
@@ -87,6 +89,7 @@ class BrowseIndex(ScoreColumns):
         index._add_contradictions(*snapshot.contradictions)
         for kind, columns in snapshot.predictions.items():
             index._add_predictions(kind, columns)
+        index.fit_pool()  # the variance pool's weights, from the validation rows (milliseconds)
         return index
 
     def _add_labelled(self, rows: Sequence[tuple[str, Optional[str], Optional[str], Optional[str]]]) -> None:
@@ -122,6 +125,8 @@ class BrowseIndex(ScoreColumns):
         m.confidence[pos] = columns.confidence[keep]
         m.mismatch[pos] = columns.mismatch[keep]
         m.label_issue[pos] = columns.label_issue[keep]
+        if columns.probs.shape == (columns.ids.size, m.probs.shape[1]):
+            m.probs[pos] = columns.probs[keep]
 
     def _positions_of(self, ids: Sequence[Any]) -> np.ndarray:
         """Positions of ids (str or UTF-8 bytes), -1 where unknown."""
@@ -152,7 +157,8 @@ class BrowseIndex(ScoreColumns):
                 name="" if model is None else str(model.get("name") or model.get("architecture") or kind),
                 classes=tuple(int(c) for c in (model or {}).get("classes") or ()),
                 predicted=np.full(n, -1, np.int16), confidence=np.full(n, np.nan, np.float32),
-                mismatch=np.full(n, np.nan, np.float32), label_issue=np.full(n, np.nan, np.float32))
+                mismatch=np.full(n, np.nan, np.float32), label_issue=np.full(n, np.nan, np.float32),
+                probs=np.full((n, len((model or {}).get("classes") or ())), np.nan, np.float32))
         self._sort_cache.clear()
         self._score_cache.clear()
 

@@ -1,8 +1,8 @@
 """The score columns the review queues sort by, derived from the index's columns (the rules: core.queues).
 
-A mixin of BrowseIndex: per model, whether it disagrees with the record and its mismatch score;
-the models' mean, the metadata rule and the audit queue's sort key; the label-issue score; and
-the Mismatch cell with its tooltip. `rows` is anything that indexes the columns (all rows by default).
+A mixin of BrowseIndex: per model, whether it disagrees with the record and its p(recorded); the
+variance pool's weights (fitted on the validation split at load) and P(variance); the metadata rule
+and the audit queue's sort key; the label-issue score; and the Mismatch cell with its tooltip. `rows` is anything that indexes the columns (all rows by default).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from binaudit.core import abid, queues
-from binaudit.core.browse.columns import IMAGE_STATUSES, ModelColumns
+from binaudit.core import abid, queues, variance
+from binaudit.core.browse.columns import IMAGE_STATUSES, SPLITS, ModelColumns
 from binaudit.core.kinds import MODEL_KINDS
 
 
@@ -23,7 +23,9 @@ class ScoreColumns:
     recorded: np.ndarray
     status: np.ndarray
     sku_sum: np.ndarray
+    split: np.ndarray
     models: dict[str, ModelColumns]
+    pool: variance.PoolFit
     _score_cache: dict[str, np.ndarray]
 
     def _whole(self, name: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
@@ -61,27 +63,28 @@ class ScoreColumns:
             flags |= self.disagrees(kind)
         return flags
 
-    def model_mismatch_scores(self, rows: Any = slice(None)) -> dict[str, np.ndarray]:
-        """Each active model's mismatch score at these rows (NaN = not scored).
+    def fit_pool(self) -> None:
+        """Fit the variance pool's weights on the validation rows' recorded counts (core.variance); done at load."""
+        validation = self.split == SPLITS.index("val")
+        self.pool = variance.fit_pool(self._pool_probs(), self.recorded, validation)
+        self._score_cache.clear()
 
-        The stored score (expected |count - recorded|); where the model has a prediction but no stored
-        score, its disagreement flag times its confidence stands in.
-        """
+    def _pool_probs(self) -> dict[str, np.ndarray]:
+        """Each active model's probability vectors (NaN rows where it did not score)."""
+        return {kind: self.models[kind].probs for kind in self.model_kinds() if self.models[kind].probs.shape[1]}
+
+    def model_p_recorded(self, rows: Any = slice(None)) -> dict[str, np.ndarray]:
+        """Each active model's probability of the recorded count on the pool's common range, at these rows."""
         out = {}
-        for kind in self.model_kinds():
-            m = self.models[kind]
-            s = np.array(m.mismatch[rows], dtype=np.float32, ndmin=1)
-            missing = np.isnan(s) & (np.array(m.predicted[rows], ndmin=1) >= 0)
-            if missing.any():
-                confidence = np.nan_to_num(np.array(m.confidence[rows], ndmin=1)[missing], nan=0.5)
-                s[missing] = np.array(self.disagrees(kind, rows), ndmin=1)[missing] * confidence
-            out[kind] = s
+        for kind, probs in self._pool_probs().items():
+            p = variance.aligned(np.atleast_2d(probs[rows]), self.pool.classes)
+            out[kind] = variance.at_recorded(p, np.atleast_1d(self.recorded[rows]))
         return out
 
-    def model_mismatch(self, rows: Any = slice(None)) -> np.ndarray:
-        """The models' part of the audit queue's order: their mean mismatch score (the Mismatch column)."""
-        return self._whole("model_mismatch", lambda: queues.mean_score(list(self.model_mismatch_scores().values()),
-                                                                        self._count(slice(None))))[rows]
+    def variance_probability(self, rows: Any = slice(None)) -> np.ndarray:
+        """The models' part of the audit queue's order: P(variance) = 1 - the pooled p(recorded) (NaN = unscored)."""
+        return self._whole("variance", lambda: variance.combine(self._pool_probs(), self.recorded, self.pool)[0]
+                           .astype(np.float32))[rows]
 
     def metadata_rule(self, rows: Any = slice(None)) -> np.ndarray:
         """The rule's part of the audit queue's order: records that contradict themselves."""
@@ -89,13 +92,13 @@ class ScoreColumns:
 
     def mismatch_score(self) -> np.ndarray:
         """The audit queue's sort key (NaN = not in the queue): metadata-rule rows first, then the models' mean."""
-        return self._whole("audit_key", lambda: queues.audit_key(self.model_mismatch(), self.metadata_rule()))
+        return self._whole("audit_key", lambda: queues.audit_key(self.variance_probability(), self.metadata_rule()))
 
     def queue_score(self, key: str, rows: Any = slice(None)) -> np.ndarray:
-        """The score a queue's column shows at these rows: the models' mean mismatch ("mismatch", the rule is
-        marked beside it) or the label-issue score ("issue")."""
+        """The score a queue's column shows at these rows: P(variance) ("mismatch", the rule is marked beside
+        it) or the label-issue score ("issue")."""
         if key == queues.AUDIT_QUEUE.sort_key:
-            return self.model_mismatch(rows)
+            return self.variance_probability(rows)
         if key == queues.LABEL_ISSUE_QUEUE.sort_key:
             return self.issue_score(rows)
         raise ValueError(f"no queue sorts by {key!r}")
@@ -107,13 +110,16 @@ class ScoreColumns:
         return queues.rule_reason(int(self.sku_sum[pos]), int(self.recorded[pos]))
 
     def mismatch_cell(self, pos: int) -> str:
-        """The Mismatch column at a row: the models' mean score, marked where the metadata rule flags the record."""
-        return queues.mismatch_cell(float(self.model_mismatch()[pos]), bool(self.metadata_rule(pos)))
+        """The Mismatch column at a row: P(variance) as a percentage, marked where the metadata rule flags the record."""
+        return queues.mismatch_cell(float(self.variance_probability()[pos]), bool(self.metadata_rule(pos)))
 
     def mismatch_tooltip(self, pos: int) -> str:
-        """What the Mismatch cell is made of: each model's score, their mean and the metadata rule."""
-        per_model = {f"{self.models[k].name} ({k})": float(v[0]) for k, v in self.model_mismatch_scores([pos]).items()}
-        return queues.explain_mismatch(per_model, float(self.model_mismatch()[pos]), self.rule_reason(pos))
+        """What the Mismatch cell is made of: each model's p(recorded) and weight, the pooled value and the rule."""
+        p_recorded = self.model_p_recorded([pos])
+        parts = [queues.ModelPart(f"{self.models[k].name} ({k})", float(v[0]), self.pool.weights.get(k, 0.0))
+                 for k, v in p_recorded.items()]
+        return queues.explain_mismatch(parts, float(self.variance_probability()[pos]), int(self.recorded[pos]),
+                                       self.pool, self.rule_reason(pos))
 
     def issue_score(self, rows: Any = slice(None)) -> np.ndarray:
         """The label-issue queue's score: the highest label-issue score of the active models (NaN = none)."""

@@ -8,6 +8,7 @@ import status, split) come back as codes: positions in the value orders the call
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -58,6 +59,7 @@ class PredictionColumns:
     confidence: np.ndarray  # float32
     mismatch: np.ndarray    # float32
     label_issue: np.ndarray  # float32
+    probs: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # (N, K) float32
 
 
 @dataclass
@@ -108,7 +110,8 @@ class BrowseColumns(ModelsAndRuns):
                                           self._contradictions(), active)
                 for kind, model in active.items():
                     if model is not None:
-                        snapshot.predictions[kind] = self._prediction_columns(int(model["id"]))
+                        snapshot.predictions[kind] = self._prediction_columns(int(model["id"]),
+                                                                              len(model.get("classes") or ()))
             finally:
                 conn.execute("COMMIT")
         return snapshot
@@ -154,18 +157,34 @@ class BrowseColumns(ModelsAndRuns):
         ids = np.array([r[0].encode("utf-8") for r in rows], dtype="S") if rows else np.zeros(0, "S1")
         return ids, np.array([-1 if r[1] is None else r[1] for r in rows], np.int64)
 
-    def _prediction_columns(self, model_id: int) -> PredictionColumns:
+    def _prediction_columns(self, model_id: int, classes: int) -> PredictionColumns:
+        """One model's stored predictions in image-id order, its probability vectors (N, classes) among them."""
         q = f"coalesce(CAST(round({{0}} * 1000000) AS INTEGER), {_NULL})"
         sql = (f"SELECT group_concat(image_id, char(31)), group_concat(predicted, ','), "
                f"group_concat({q.format('confidence')}, ','), group_concat({q.format('mismatch')}, ','), "
-               f"group_concat({q.format('label_issue')}, ','), count(*) FROM predictions WHERE model_id = ?")
+               f"group_concat({q.format('label_issue')}, ','), group_concat(substr(probs, 2, length(probs) - 2), ','), "
+               f"count(*) FROM (SELECT * FROM predictions WHERE model_id = ? ORDER BY image_id)")
         conn = self.db.conn
-        ids_text, *columns, count = conn.execute(sql, [model_id]).fetchone()
+        ids_text, *columns, probs_text, count = conn.execute(sql, [model_id]).fetchone()
         ids = _ids(ids_text, count, lambda: [r[0] for r in conn.execute(
-            "SELECT image_id FROM predictions WHERE model_id = ?", [model_id])])
+            "SELECT image_id FROM predictions WHERE model_id = ? ORDER BY image_id", [model_id])])
         values = [np.fromstring(c or "", sep=",", dtype=np.int64)[:count] for c in columns]
         return PredictionColumns(np.array(ids, dtype="S") if ids else np.zeros(0, "S1"), values[0],
-                                 *(_scaled(v) for v in values[1:]))
+                                 *(_scaled(v) for v in values[1:]),
+                                 probs=self._probs(model_id, probs_text or "", count, classes))
+
+    def _probs(self, model_id: int, text: str, count: int, classes: int) -> np.ndarray:
+        """The probability vectors from their concatenated JSON lists, parsed by numpy in one go; lists of
+        another length make it parse them row by row (longer ones cut, shorter ones padded with NaN)."""
+        values = np.fromstring(text, sep=",", dtype=np.float32) if count and classes else np.zeros(0, np.float32)
+        if values.size == count * classes:
+            return values.reshape(count, classes)
+        out = np.full((count, classes), np.nan, np.float32)
+        rows = self.db.conn.execute("SELECT probs FROM predictions WHERE model_id = ? ORDER BY image_id", [model_id])
+        for i, (probs,) in enumerate(rows):
+            vector = json.loads(probs)[:classes] if i < count else []
+            out[i, :len(vector)] = vector
+        return out
 
     def label_rows(self, image_ids: Sequence[str]) -> list[dict[str, Any]]:
         """The label columns of these images (effective count, status, event, reviewer, time, reason)."""

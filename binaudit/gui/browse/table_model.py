@@ -64,8 +64,8 @@ COLUMNS = (
     Column("resnet_conf", "ResNet p", True, "ResNet's probability for its predicted count"),
     Column("svm", "SVM", True, "Count predicted by the active SVM model"),
     Column("svm_conf", "SVM p", True, "SVM's probability for its predicted count"),
-    Column("mismatch", "Mismatch", True, f"The audit queue's order: {AUDIT_QUEUE.order}. The number is that mean "
-           f"(each model's expected size of the variance, in items); {RULE_MARK} marks the metadata rule"),
+    Column("mismatch", "Mismatch", True, f"The audit queue's order: {AUDIT_QUEUE.order}. The number is "
+           f"P(variance), in percent (the tooltip shows each model's part); {RULE_MARK} marks the metadata rule"),
     Column("issue", "Label issue", True, "Label-issue score: how likely the label itself is wrong "
            f"({LABEL_ISSUE_QUEUE.order}; the label-issue queue's order)"),
     Column("status", "Status", False, "Import status of the photo and its metadata"),
