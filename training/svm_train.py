@@ -24,6 +24,7 @@ from binaudit.core.metrics import classification_metrics
 from binaudit.ml import modelfiles
 from binaudit.ml.svm import TorchSVM, fit_svm
 
+from .cross_fit import CrossFit
 from .features import extract_features
 from .metrics import PUBLISHED_TOP, published_range, summary_metrics
 from .report import write_report
@@ -70,12 +71,13 @@ def to_full_probs(svm: TorchSVM, X: np.ndarray, num_classes: int) -> np.ndarray:
 
 
 def out_of_fold(X: np.ndarray, y: np.ndarray, bins: Sequence[str], cfg: SVMConfig, C: float, gamma: Any,
-                calibrated: TorchSVM, num_classes: int, emit, stop: StopFlag) -> np.ndarray:
+                calibrated: TorchSVM, num_classes: int, emit, stop: StopFlag) -> tuple[np.ndarray, np.ndarray]:
     """k-fold out-of-fold probabilities: every image scored by a model that never trained on its bin, its
-    decision values mapped by the run's calibrator (fitted on val for the run's model)."""
+    decision values mapped by the run's calibrator (fitted on val for the run's model). Returns (probs, fold
+    number of each image)."""
     folds = max(2, min(cfg.folds, len(set(bins))))
     splitter = _splitter(y, folds, cfg.seed)
-    oof = np.zeros((len(y), num_classes))
+    oof, fold_of = np.zeros((len(y), num_classes)), np.zeros(len(y), dtype=np.int64)
     for k, (fit_idx, held_idx) in enumerate(splitter.split(X, y, groups=np.asarray(bins)), start=1):
         if stop:
             raise Stopped()
@@ -83,8 +85,9 @@ def out_of_fold(X: np.ndarray, y: np.ndarray, bins: Sequence[str], cfg: SVMConfi
         svm.temperature, svm.calibrator = calibrated.temperature, _calibrator_for(svm, calibrated)
         svm.to(svm.device)
         oof[held_idx] = to_full_probs(svm, X[held_idx], num_classes)
+        fold_of[held_idx] = k
         emit("progress", stage="out-of-fold", done=k, total=folds)
-    return oof
+    return oof, fold_of
 
 
 def _calibrator_for(fold: TorchSVM, main: TorchSVM):
@@ -124,18 +127,22 @@ def calibrate(svm: TorchSVM, X_val: np.ndarray, y_val: np.ndarray, val_bins: Seq
 
 
 def store_out_of_fold(s: Session, X: dict[str, np.ndarray], y: dict[str, np.ndarray], bin_of: dict[str, str],
-                      cfg: SVMConfig, params: tuple[float, Any], calibrated: TorchSVM, stop: StopFlag) -> dict[str, Any]:
-    """Out-of-fold probabilities of every labelled photo into the store; returns their figures for the report."""
+                      cfg: SVMConfig, params: tuple[float, Any], calibrated: TorchSVM, stop: StopFlag
+                      ) -> tuple[dict[str, Any], CrossFit]:
+    """Out-of-fold probabilities of every labelled photo into the store; returns their figures for the report
+    and the training split's share, which the model file keeps as its cross-fitted predictions."""
     num_classes = cfg.max_count + 1
     ids = s.sets["train"].ids + s.sets["val"].ids + s.sets["test"].ids
     Xa = np.concatenate([X["train"], X["val"], X["test"]])
     ya = np.concatenate([y["train"], y["val"], y["test"]])
-    oof = out_of_fold(Xa, ya, [bin_of.get(i, i) for i in ids], cfg, params[0], params[1], calibrated, num_classes,
-                      s.stream.emit, stop)
+    oof, fold_of = out_of_fold(Xa, ya, [bin_of.get(i, i) for i in ids], cfg, params[0], params[1], calibrated,
+                               num_classes, s.stream.emit, stop)
     s.store.write_oof(s.run_id, [(i, int(g), p.tolist()) for i, g, p in zip(ids, ya, oof)])
     figures = classification_metrics(ya, oof.argmax(1), num_classes)
+    n_train = len(s.sets["train"].ids)
+    train = CrossFit(list(ids[:n_train]), oof[:n_train], fold_of[:n_train], int(fold_of.max()))
     return {"folds": cfg.folds, "n": len(ids), "accuracy": figures["accuracy"], "rmse": figures["rmse"],
-            "ece": expected_calibration_error(oof, ya)}
+            "ece": expected_calibration_error(oof, ya)}, train
 
 
 def train_svm(session: Session, cfg: SVMConfig, stop: StopFlag) -> int:
@@ -170,12 +177,16 @@ def train_svm(session: Session, cfg: SVMConfig, stop: StopFlag) -> int:
             report[name] = split_figures(svm, X[name], y[name], num_classes, margin_t)
             calibration.update({f"{name}_{k}": report[name][k] for k in ("ece", "ece_uncalibrated",
                                                                          "ece_margin_temperature")})
+    cross_fit = None
     if cfg.folds:
-        report["oof"] = store_out_of_fold(s, X, y, bin_of, cfg, (C, gamma), svm, stop)
+        report["oof"], cross_fit = store_out_of_fold(s, X, y, bin_of, cfg, (C, gamma), svm, stop)
     metrics = summary_metrics(report)
     manifest = modelfiles.save_svm(svm, spec, s.run_dir / "model" / f"svm-run{s.run_id}",
                                    classes=list(range(num_classes)), training_run=s.run_id, metrics=metrics,
                                    calibration=calibration, or_more=cfg.or_more)
+    if cross_fit is not None:
+        cross_fit.save(manifest, "SVM: k models (folds by bin over the labelled photos), each scoring the bins "
+                                 "it did not train on; decision values through the run's calibrator")
     model_id = modelfiles.register_model_file(s.store, manifest, run_id=s.run_id, label_snapshot=s.label_snapshot,
                                               name=f"SVM {cfg.kernel} PCA{cfg.pca} {cfg.size}px (run {s.run_id})")
     report.update(model_id=model_id, metrics=metrics, wall_seconds=round(time.time() - s.started, 1))

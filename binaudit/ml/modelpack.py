@@ -1,10 +1,12 @@
 """One portable file per model: export a registered model to a zip, import one into another workspace.
 
-The zip holds exactly three members, all at its top level: ``manifest.json`` (the model's manifest,
-byte for byte), the weights file under the name the manifest gives (``.safetensors`` or ``.npz``) and
-``export.json`` (where it came from). Import reads only those names (nothing is extracted by the zip's
-own paths), then registers the files with ``modelfiles.register_model_file``, the registry's own check:
-the manifest, the sha256, the file format and a full load, so pickles never run.
+The zip holds three members, all at its top level: ``manifest.json`` (the model's manifest, byte for
+byte), the weights file under the name the manifest gives (``.safetensors`` or ``.npz``) and
+``export.json`` (where it came from); a model whose run cross-fitted also carries its cross-fitted
+predictions (``NAME.oof.npz``, named and hashed in the manifest's ``cross_fit``). Import reads only
+those names (nothing is extracted by the zip's own paths), checks the cross-fitted file against its
+sha256 and format, then registers the files with ``modelfiles.register_model_file``, the registry's own
+check: the manifest, the sha256, the file format and a full load, so pickles never run.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any, Optional
 
 from binaudit import __version__
 
-from . import modelfiles
+from . import crossfit, modelfiles
 from .modelfiles import ModelFileError
 
 EXPORT_FORMAT = "binaudit-model-export"
@@ -65,6 +67,10 @@ def export_model(store: Any, model_id: int, out: Path) -> Path:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
             z.writestr(MANIFEST_MEMBER, manifest_path.read_bytes())
             z.write(weights, arcname=weights.name)
+            cross = crossfit.entry(record.get("manifest"))
+            if cross is not None:
+                crossfit.load_cross_fit(record["manifest"], weights.parent)  # present, unchanged, readable
+                z.write(weights.parent / cross["file"], arcname=cross["file"])
             z.writestr(ORIGIN_MEMBER, json.dumps(origin, indent=2, sort_keys=True, default=str))
         os.replace(tmp, out)
     finally:
@@ -114,7 +120,8 @@ def _weights_member(manifest: dict, members: dict[str, zipfile.ZipInfo], label: 
                              f"not a plain NAME{suffix}")
     if name not in members:
         raise ModelFileError(f"{label} is incomplete: the weights file {name} is not inside")
-    extra = sorted(set(members) - {MANIFEST_MEMBER, ORIGIN_MEMBER, name})
+    cross = crossfit.entry(manifest)
+    extra = sorted(set(members) - {MANIFEST_MEMBER, ORIGIN_MEMBER, name, cross["file"] if cross else name})
     if extra:
         raise ModelFileError(f"refusing {label}: unexpected members {extra[:3]}")
     if members[name].file_size > MAX_WEIGHTS_BYTES:
@@ -157,12 +164,29 @@ def _unpack(file: Path, into: Path) -> tuple[dict, dict, Path]:
             weights = into / weights_info.filename
             with z.open(weights_info) as src, open(weights, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
+            _unpack_cross_fit(z, manifest, members, into, label)
             manifest_path = weights.with_suffix(".json")
             manifest_path.write_bytes(z.read(members[MANIFEST_MEMBER]))
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
         raise ModelFileError(f"{label} is a truncated or damaged zip archive ({exc}), "
                              f"not a complete binaudit model export") from exc
     return manifest, origin, manifest_path
+
+
+def _unpack_cross_fit(z: zipfile.ZipFile, manifest: dict, members: dict[str, zipfile.ZipInfo], into: Path,
+                      label: str) -> None:
+    """Write the model's cross-fitted predictions (if its manifest names some) and check them."""
+    cross = crossfit.entry(manifest)
+    if cross is None:
+        return
+    info = members.get(cross["file"])
+    if info is None:
+        raise ModelFileError(f"{label} is incomplete: the cross-fitted predictions {cross['file']} are not inside")
+    if info.file_size > MAX_WEIGHTS_BYTES:
+        raise ModelFileError(f"refusing {label}: {info.filename} unpacks to {info.file_size} bytes")
+    with z.open(info) as src, open(into / info.filename, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    crossfit.load_cross_fit(manifest, into)
 
 
 # ---------------------------------------------------------------- import

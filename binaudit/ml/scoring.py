@@ -4,6 +4,10 @@ Decoding and preprocessing run in DataLoader worker processes; the model runs in
 writer thread computes the ranking scores and writes each batch to the store, so neither the
 input pipeline nor the database holds the model back. Resumable: images the model already scored
 are skipped unless force=True. Unreadable images are counted and skipped, never fatal.
+
+Photos the model trained on are not run through it: its run stored cross-fitted predictions for them
+(binaudit.ml.crossfit, from fold models that never saw their bins), and those are stored instead, with
+source 'oof', so the queue and the label-issue scores never judge a bin by a model that learned its record.
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ from binaudit.core.progress import CancelCallback, ProgressCallback, report
 from binaudit.core.ranking import class_thresholds, expected_counts, label_issue_scores, mismatch_scores
 from binaudit.core.store import PredictionRow
 
+from .crossfit import load_cross_fit
 from .device import choose_device
-from .modelfiles import CountModel, load_registered
+from .modelfiles import CountModel, load_registered, registered_path
 from .preprocess import ImageDecodeError, decode_image
 
 MAX_PENDING_WRITES = 2
@@ -40,6 +45,7 @@ class ScoreSummary:
     total: int = 0           # images asked for
     already_scored: int = 0  # skipped because the model had scored them before
     scored: int = 0
+    cross_fitted: int = 0    # of those, stored from the model's cross-fitted (out-of-fold) predictions
     errors: int = 0
     error_messages: dict[str, str] = field(default_factory=dict)
     cancelled: bool = False
@@ -50,7 +56,8 @@ class ScoreSummary:
         return self.scored / self.seconds if self.seconds > 0 else 0.0
 
     def describe(self) -> str:
-        text = (f"model {self.model_id} on {self.device}: {self.scored} scored, {self.already_scored} already scored, "
+        text = (f"model {self.model_id} on {self.device}: {self.scored} scored ({self.cross_fitted} out-of-fold), "
+                f"{self.already_scored} already scored, "
                 f"{self.errors} unreadable, {self.seconds:.1f} s ({self.images_per_s:.1f} images/s)")
         return text + (" - cancelled" if self.cancelled else "")
 
@@ -126,14 +133,15 @@ def recorded_counts(store: Any, image_ids: Sequence[str]) -> np.ndarray:
 
 
 def prediction_rows(image_ids: Sequence[str], counts: np.ndarray, probs: np.ndarray,
-                    recorded: np.ndarray) -> list[PredictionRow]:
+                    recorded: np.ndarray, source: str = "model") -> list[PredictionRow]:
     """PredictionRows with expected count, confidence and mismatch scores; label issues come later."""
     mm = mismatch_scores(probs, recorded)
     expected = expected_counts(probs)
     conf = probs.max(axis=1)
     return [PredictionRow(image_id=i, predicted=int(counts[n]), probs=probs[n].tolist(),
                           expected=float(expected[n]), confidence=float(conf[n]),
-                          p_differs=_none_if_nan(mm["p_differs"][n]), mismatch=_none_if_nan(mm["score"][n]))
+                          p_differs=_none_if_nan(mm["p_differs"][n]), mismatch=_none_if_nan(mm["score"][n]),
+                          source=source)
             for n, i in enumerate(image_ids)]
 
 
@@ -150,8 +158,9 @@ class _Writer:
             self.pending.pop(0).result()
         self.pending.append(self.pool.submit(self._write, image_ids, counts, probs))
 
-    def _write(self, image_ids: list[str], counts: np.ndarray, probs: np.ndarray) -> None:
-        rows = prediction_rows(image_ids, counts, probs, clip_to_top(recorded_counts(self.store, image_ids), self.top))
+    def _write(self, image_ids: list[str], counts: np.ndarray, probs: np.ndarray, source: str = "model") -> None:
+        rows = prediction_rows(image_ids, counts, probs, clip_to_top(recorded_counts(self.store, image_ids), self.top),
+                               source)
         self.store.write_predictions(self.model_id, rows)
 
     def close(self) -> None:
@@ -192,16 +201,46 @@ def score_images(store: Any, model_id: int, *, device: Optional[str] = "auto", b
     todo, total, already = images_to_score(store, model_id, image_ids, force)
     summary = ScoreSummary(model_id, str(dev), total=total, already_scored=already)
     report(progress, 0, len(todo))
+    covered = cross_fitted_predictions(store, model_id, model)
+    rest = [i for i in todo if i not in covered]
+    if len(rest) < len(todo):
+        write_cross_fitted(store, model_id, model, [i for i in todo if i in covered], covered)
+        summary.scored = summary.cross_fitted = len(todo) - len(rest)
+        report(progress, summary.scored, len(todo))
+    if rest:
+        _run(store, model_id, model, rest, summary, batch_size, num_workers, dev, progress, cancel, len(todo))
     if todo:
-        _run(store, model_id, model, todo, summary, batch_size, num_workers, dev, progress, cancel)
         refresh_label_issues(store, model_id)
     summary.seconds = time.perf_counter() - start
     return summary
 
 
+def cross_fitted_predictions(store: Any, model_id: int, model: CountModel) -> dict[str, np.ndarray]:
+    """{image id: out-of-fold probabilities} the model's run stored with it (empty if none), checked against
+    the sha256 recorded at registration."""
+    record = store.get_model(model_id)
+    manifest = (record or {}).get("manifest") or {}
+    if not manifest.get("cross_fit"):
+        return {}
+    return load_cross_fit(manifest, registered_path(store, record).parent, len(model.classes))
+
+
+def write_cross_fitted(store: Any, model_id: int, model: CountModel, ids: list[str],
+                       covered: dict[str, np.ndarray]) -> None:
+    """Store the cross-fitted predictions of these photos (source 'oof'); the count is their most likely class."""
+    probs = np.array([covered[i] for i in ids], dtype=np.float64)
+    counts = np.asarray(model.classes)[probs.argmax(axis=1)]
+    top = top_or_more(getattr(model, "manifest", None))
+    for start in range(0, len(ids), 2000):
+        part = slice(start, start + 2000)
+        rows = prediction_rows(ids[part], counts[part], probs[part],
+                               clip_to_top(recorded_counts(store, ids[part]), top), source="oof")
+        store.write_predictions(model_id, rows)
+
+
 def _run(store: Any, model_id: int, model: CountModel, todo: list[str], summary: ScoreSummary, batch_size: int,
          num_workers: int, dev: torch.device, progress: Optional[ProgressCallback],
-         cancel: Optional[CancelCallback]) -> None:
+         cancel: Optional[CancelCallback], total: int) -> None:
     paths = store.image_paths(todo)
     loader = make_loader([paths.get(i) for i in todo], model, batch_size, num_workers, dev.type == "cuda")
     writer = _Writer(store, model_id, top_or_more(getattr(model, "manifest", None)))
@@ -215,7 +254,7 @@ def _run(store: Any, model_id: int, model: CountModel, todo: list[str], summary:
                 writer.submit([todo[p] for p in positions], counts, probs)
                 summary.scored += len(positions)
             done += len(positions) + len(failures)
-            report(progress, done, len(todo))
+            report(progress, total - len(todo) + done, total)
             if cancel is not None and cancel():
                 summary.cancelled = True
                 break
@@ -228,9 +267,9 @@ def refresh_label_issues(store: Any, model_id: int) -> int:
     """Recompute p_differs, mismatch and label-issue scores of all the model's predictions; returns rows.
 
     Label issues compare the model's probabilities with the effective labels (curators' corrections
-    included), with confident-learning thresholds taken over all of them; where the latest
-    cross-validated run stored out-of-fold probabilities for an image, those are used instead,
-    since in-sample probabilities of training images are over-confident.
+    included), with confident-learning thresholds taken over all of them. The stored probabilities of
+    the photos the model trained on are its cross-fitted ones (source 'oof'); for a model saved without
+    them, the out-of-fold probabilities its own run stored (if any) stand in for its in-sample ones.
     """
     preds = store.predictions(model_id)
     if not preds:
@@ -240,7 +279,7 @@ def refresh_label_issues(store: Any, model_id: int) -> int:
     record = store.get_model(model_id) if hasattr(store, "get_model") else None
     top = top_or_more((record or {}).get("manifest"))
     recorded, given = (clip_to_top(c, top) for c in _labels(store, ids))
-    issue_probs = _with_oof(store, ids, probs)
+    issue_probs = _with_run_oof(store, record, preds, probs)
     mm = mismatch_scores(probs, recorded)
     li = label_issue_scores(issue_probs, given, thresholds=class_thresholds(issue_probs, given))
     store.update_scores(model_id, [(i, _none_if_nan(mm["p_differs"][n]), _none_if_nan(mm["score"][n]),
@@ -260,14 +299,16 @@ def _labels(store: Any, ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return recorded, given
 
 
-def _with_oof(store: Any, ids: Sequence[str], probs: np.ndarray) -> np.ndarray:
-    latest = getattr(store, "latest_oof", None)
-    _, rows = latest() if latest else (None, [])
-    oof = {r["image_id"]: r["probs"] for r in rows if len(r["probs"]) == probs.shape[1]}
-    if not oof:
+def _with_run_oof(store: Any, record: Optional[dict], preds: list[dict], probs: np.ndarray) -> np.ndarray:
+    """probs, with the model's own run's out-of-fold probabilities for rows the model itself scored (older
+    models, saved without cross-fitted predictions); rows already 'oof' stay as they are."""
+    run_id = (record or {}).get("run_id")
+    if run_id is None or not hasattr(store, "run_oof") or ((record or {}).get("manifest") or {}).get("cross_fit"):
         return probs
+    oof = store.run_oof(run_id)
     out = probs.copy()
-    for n, image_id in enumerate(ids):
-        if image_id in oof:
-            out[n] = oof[image_id]
+    for n, p in enumerate(preds):
+        alt = oof.get(p["image_id"])
+        if p.get("source", "model") == "model" and alt is not None and len(alt) == probs.shape[1]:
+            out[n] = alt
     return out

@@ -182,4 +182,12 @@ def _v3_bins(db: sqlite_utils.Database) -> None:
     fill_bins_from_items(conn)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_initial_schema, _v2_search_text_per_image, _v3_bins]
+def _v4_prediction_source(db: sqlite_utils.Database) -> None:
+    """Where each stored prediction came from: 'model' (the model itself scored the photo) or 'oof' (the
+    model's cross-fitted prediction: a fold model that never trained on the photo's bin), so a bin the model
+    trained on is not judged by a model that learned its record. Older rows were all the model's own."""
+    db.conn.execute("ALTER TABLE predictions ADD COLUMN source TEXT NOT NULL DEFAULT 'model'")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_initial_schema, _v2_search_text_per_image, _v3_bins,
+                                                             _v4_prediction_source]

@@ -24,7 +24,7 @@ class PredictionRow:
     p_differs: Optional[float] = None
     mismatch: Optional[float] = None
     label_issue: Optional[float] = None
-
+    source: str = "model"  # "model": the model scored the photo; "oof": its cross-fitted (out-of-fold) prediction
 
 
 class ModelsAndRuns(StoreBase):
@@ -74,13 +74,13 @@ class ModelsAndRuns(StoreBase):
         now = utc_now()
         values = [
             (model_id, r.image_id, int(r.predicted), json.dumps([round(float(p), 6) for p in r.probs]),
-             float(r.expected), float(r.confidence), r.p_differs, r.mismatch, r.label_issue, now)
+             float(r.expected), float(r.confidence), r.p_differs, r.mismatch, r.label_issue, now, r.source)
             for r in rows
         ]
         with self.write():
             self.db.conn.executemany(
                 "INSERT OR REPLACE INTO predictions (model_id, image_id, predicted, probs, expected, confidence, "
-                "p_differs, mismatch, label_issue, scored_at) VALUES (?,?,?,?,?,?,?,?,?,?)", values)
+                "p_differs, mismatch, label_issue, scored_at, source) VALUES (?,?,?,?,?,?,?,?,?,?,?)", values)
 
     def update_scores(self, model_id: int, scores: Sequence[tuple[str, Optional[float], Optional[float], Optional[float]]]) -> None:
         """Rewrite (image_id, p_differs, mismatch, label_issue) for stored predictions, e.g. after relabels."""
@@ -124,6 +124,11 @@ class ModelsAndRuns(StoreBase):
         for r in rows:
             r["probs"] = json.loads(r["probs"])
         return int(run_id), rows
+
+    def run_oof(self, run_id: int) -> dict[str, list[float]]:
+        """One run's out-of-fold probabilities by image id (empty when it stored none)."""
+        rows = self.query("SELECT image_id, probs FROM oof_predictions WHERE run_id = ?", [run_id])
+        return {r["image_id"]: json.loads(r["probs"]) for r in rows}
 
     # ------------------------------------------------------------------ runs
     def create_run(self, kind: str, config: dict[str, Any], run_dir: Optional[str] = None) -> int:
