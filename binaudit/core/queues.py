@@ -96,7 +96,8 @@ def explain_mismatch(parts: Sequence[ModelPart], p_variance: float, recorded: in
         lines.append(f"{RULE_MARK} {reason[0].upper()}{reason[1:]}: the record contradicts itself, "
                      "so it comes first in the audit queue.")
     if math.isnan(p_variance):
-        lines.append("No active model scored this photo, so it is not in the audit queue.")
+        lines.append("The record has no count, so it is not in the audit queue." if recorded < 0 else
+                     "No active model scored this photo, so it is not in the audit queue.")
         return "\n".join(lines)
     lines.append(f"P(variance) {100 * p_variance:.1f}% = 1 - pooled p(recorded), recorded {_recorded_as(recorded, pool)}")
     for part in parts:

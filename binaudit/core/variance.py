@@ -3,9 +3,9 @@
 Each model gives probabilities p_m(k) over the counts 0..K_m-1 (its top class means "K_m-1 or more").
 They are pooled log-linearly, p(k) ∝ exp(Σ_m w_m log p_m(k)), with non-negative weights fitted on the
 validation split by minimising the negative log-likelihood of the recorded counts (most records are
-right, so the fit asks whose probabilities explain the records), with a light L2 penalty. A model whose
-log-probabilities carry nothing about the record gets weight ~0; a flat model cancels out of the pool
-whatever its weight; the weights' sum acts as a temperature. P(variance) = 1 - p(recorded), a record
+right, so the fit asks whose probabilities explain the records), with a light L2 penalty. A model that
+does not lower that NLL significantly (likelihood-ratio test) gets weight 0; a flat model cancels out
+of the pool whatever its weight; the weights' sum acts as a temperature. P(variance) = 1 - p(recorded), a record
 above the pool's top class judged against that class (as core.ranking does for one model).
 
 Models with different class counts are aligned on the common range 0..K-1, K the smallest K_m among
@@ -24,7 +24,7 @@ import numpy as np
 FLOOR = 1e-6     # probabilities are clipped here before the log: one confident miss must not dominate the fit
 L2 = 1e-3        # the light penalty on the weights (per record, as the NLL is a mean)
 MIN_VALIDATION = 20  # fewer validation records than this: no fit, weight 1 each
-ZERO = 1e-4      # a weight below this counts as "no weight" (its model is dropped and the rest refitted)
+CHI2 = 3.84      # a model must lower the validation NLL by this much (2 n ΔNLL, chi-square 1 d.f., 5%) to keep a weight
 
 
 @dataclass(frozen=True)
@@ -115,31 +115,50 @@ def _unfitted(probs: Mapping[str, np.ndarray], note: str) -> PoolFit:
     return PoolFit({kind: 1.0 for kind in probs}, _common_classes(probs) if probs else 0, 0, note)
 
 
-def fit_pool(probs: Mapping[str, np.ndarray], recorded: np.ndarray, validation: np.ndarray) -> PoolFit:
-    """Weights for the models' (N, K_m) probabilities, fitted on the validation rows' recorded counts.
+def likelihood_ratios(logs: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Each model's likelihood-ratio statistic on y: 2 n (NLL without it, the others refitted - NLL with all)."""
+    full = _nll(logs, y, w, 0.0)
+    out = []
+    for i in range(logs.shape[0]):
+        rest = np.delete(logs, i, axis=0)
+        out.append(2 * y.size * (_nll(rest, y, fit_weights(rest, y), 0.0) - full))
+    return np.array(out)
 
-    Fitted on validation rows with a recorded count that every model scored; with one model, or fewer
-    than MIN_VALIDATION such rows, each model gets weight 1 (the note says why).
-    """
-    if len(probs) < 2:
-        return _unfitted(probs, "one model: weight 1" if probs else "no model")
+
+def _validation_rows(probs: Mapping[str, np.ndarray], recorded: np.ndarray, validation: np.ndarray) -> np.ndarray:
+    """Validation rows with a recorded count that every model scored."""
     rows = np.asarray(validation, bool) & (np.asarray(recorded) >= 0)
     for p in probs.values():
         rows &= np.isfinite(p).all(axis=1)
-    if int(rows.sum()) < MIN_VALIDATION:
-        return _unfitted(probs, f"{int(rows.sum())} validation records: too few to fit, weight 1 each")
+    return rows
+
+
+def fit_pool(probs: Mapping[str, np.ndarray], recorded: np.ndarray, validation: np.ndarray) -> PoolFit:
+    """Weights for the models' (N, K_m) probabilities, fitted on the validation rows' recorded counts.
+
+    A model whose likelihood-ratio statistic is below CHI2 (it does not explain the records better than
+    the others without it, at the 5% level) gets weight 0 and the rest are refitted. With one model, or
+    fewer than MIN_VALIDATION rows, or no model better than chance, each model gets weight 1 (the note says so).
+    """
+    if len(probs) < 2:
+        return _unfitted(probs, "one model: weight 1" if probs else "no model")
+    rows = _validation_rows(probs, recorded, validation)
+    n = int(rows.sum())
+    if n < MIN_VALIDATION:
+        return _unfitted(probs, f"{n} validation records: too few to fit, weight 1 each")
     kinds = list(probs)
-    weights = dict.fromkeys(probs, 0.0)
-    while True:
+    while kinds:
         k = _common_classes({kind: probs[kind] for kind in kinds})
         logs = np.stack([log_probs(probs[kind][rows], k) for kind in kinds])
         y = np.minimum(np.asarray(recorded)[rows], k - 1).astype(np.int64)
         w = fit_weights(logs, y)
-        keep = [kind for kind, v in zip(kinds, w) if v >= ZERO] or kinds
-        if len(keep) == len(kinds) or _common_classes({kind: probs[kind] for kind in keep}) == k:
-            weights.update({kind: float(v) if v >= ZERO else 0.0 for kind, v in zip(kinds, w)})
-            return PoolFit(weights, k, int(rows.sum()), f"fitted on {int(rows.sum())} validation records")
-        kinds = keep
+        gains = likelihood_ratios(logs, y, w)
+        if gains.min() >= CHI2:
+            weights = dict.fromkeys(probs, 0.0) | {kind: float(v) for kind, v in zip(kinds, w)}
+            return PoolFit(weights, k, n, f"fitted on {n} validation records")
+        kinds.pop(int(gains.argmin()))
+    return _unfitted(probs, f"no model explains the {n} validation records better than chance: weight 1 each, "
+                            "unfitted")
 
 
 def combine(probs: Mapping[str, np.ndarray], recorded: np.ndarray, fit: PoolFit) -> tuple[np.ndarray, np.ndarray]:
