@@ -191,3 +191,11 @@ def test_the_browse_index_pools_stored_probabilities(store: Store) -> None:
     expected, _ = V.combine({"resnet": informative, "svm": stored_noise}, recorded, index.pool)
     assert np.allclose(index.variance_probability(), expected, atol=1e-4)
     assert planted[queue[:30]].mean() > 2 * planted.mean()
+
+
+def test_the_queue_key_keeps_near_certain_variances_apart() -> None:
+    """P(variance) in float32 rounds 1 - 1e-9 and 1 - 1e-12 to 1; the surprisal the queue sorts by does not."""
+    p_recorded = np.array([1e-12, 1e-9, 0.5, 0.9])
+    assert np.float32(1 - p_recorded[0]) == np.float32(1 - p_recorded[1])
+    key = V.surprisal(p_recorded)
+    assert np.all(np.diff(key) < 0) and np.array_equal(np.argsort(-key), np.argsort(-(1 - p_recorded), kind="stable"))

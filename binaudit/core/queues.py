@@ -88,22 +88,23 @@ def _recorded_as(recorded: int, pool: PoolFit) -> str:
     return f"{recorded}, read as '{top} or more'" if recorded > top else str(recorded)
 
 
-def explain_mismatch(parts: Sequence[ModelPart], p_variance: float, recorded: int, pool: PoolFit,
+def explain_mismatch(parts: Sequence[ModelPart], p_recorded: float, recorded: int, pool: PoolFit,
                      reason: Optional[str]) -> str:
     """The Mismatch cell's tooltip: the rule, each model's p(recorded) and weight, the pooled P(variance)."""
     lines = []
     if reason:
         lines.append(f"{RULE_MARK} {reason[0].upper()}{reason[1:]}: the record contradicts itself, "
                      "so it comes first in the audit queue.")
-    if math.isnan(p_variance):
+    if math.isnan(p_recorded):
         lines.append("The record has no count, so it is not in the audit queue." if recorded < 0 else
                      "No active model scored this photo, so it is not in the audit queue.")
         return "\n".join(lines)
-    lines.append(f"P(variance) {100 * p_variance:.1f}% = 1 - pooled p(recorded), recorded {_recorded_as(recorded, pool)}")
+    lines.append(f"P(variance) {100 * (1 - p_recorded):.1f}% = 1 - pooled p(recorded), "
+                 f"recorded {_recorded_as(recorded, pool)}")
     for part in parts:
-        p = "not scored" if math.isnan(part.p_recorded) else f"p(recorded) {part.p_recorded:.3f}"
+        p = "not scored" if math.isnan(part.p_recorded) else f"p(recorded) {part.p_recorded:.3g}"
         lines.append(f"    {part.name}: {p}, weight {part.weight:.2f}")
-    lines.append(f"    pooled p(recorded) {1 - p_variance:.3f}")
+    lines.append(f"    pooled p(recorded) {p_recorded:.3g}")
     lines.append(f"Pool: p(k) \u221d \u03a0 p_model(k)^weight; {pool.describe()}.")
     if not reason:
         lines.append("The audit queue ranks rows by P(variance), after the records the metadata rule flags.")

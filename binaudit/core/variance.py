@@ -188,6 +188,11 @@ def at_recorded(probs: np.ndarray, recorded: np.ndarray) -> np.ndarray:
     return out
 
 
+def surprisal(p_recorded: np.ndarray) -> np.ndarray:
+    """-log p(recorded): ranks rows as P(variance) = 1 - p(recorded) does, but keeps apart values near P = 1."""
+    return -np.log(np.maximum(np.asarray(p_recorded, dtype=np.float64), 1e-300))
+
+
 def variance_probability(probs: np.ndarray, recorded: np.ndarray) -> np.ndarray:
     """P(variance) = 1 - p(recorded) per row (NaN where unknown)."""
     return 1.0 - at_recorded(probs, recorded)

@@ -72,13 +72,13 @@ def test_mismatch_tooltip_names_each_model_and_the_rule(qtbot, scored_store: Sto
         for kind in ("resnet", "svm"):  # each model's stored p(recorded) and its weight, read from the store
             probs = np.array(stored[kind][image_id][:pool.classes - 1] + [sum(stored[kind][image_id][pool.classes - 1:])])
             probs /= probs.sum()
-            assert f"{index.models[kind].name} ({kind}): p(recorded) {probs[recorded]:.3f}, " \
+            assert f"{index.models[kind].name} ({kind}): p(recorded) {probs[recorded]:.3g}, " \
                    f"weight {pool.weights[kind]:.2f}" in tip
             logs.append(pool.weights[kind] * np.log(np.clip(probs, 1e-6, 1)))
         pooled = np.exp(sum(logs))
         p_variance = 1 - pooled[recorded] / pooled.sum()  # the log-linear pool, recomputed by hand
         assert shown.endswith(f"{100 * p_variance:.1f}%") and f"P(variance) {100 * p_variance:.1f}%" in tip
-        assert f"pooled p(recorded) {1 - p_variance:.3f}" in tip and pool.note in tip
+        assert f"pooled p(recorded) {1 - p_variance:.3g}" in tip and pool.note in tip
         rule = f"SKU quantities add up to {record['sku_quantity']}, record says {record['recorded_count']}"
         assert (rule in tip) == (record["status"] == "inconsistent") == (row == 0) == shown.startswith(RULE_MARK)
     assert not math.isnan(float(index.variance_probability([int(model.view[0])])[0]))

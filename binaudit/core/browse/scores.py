@@ -2,7 +2,8 @@
 
 A mixin of BrowseIndex: per model, whether it disagrees with the record and its p(recorded); the
 variance pool's weights (fitted on the validation split at load) and P(variance); the metadata rule
-and the audit queue's sort key; the label-issue score; and the Mismatch cell with its tooltip. `rows` is anything that indexes the columns (all rows by default).
+and the audit queue's sort key; the label-issue score; and the Mismatch cell with its tooltip.
+`rows` is anything that indexes the columns (all rows by default).
 """
 
 from __future__ import annotations
@@ -81,18 +82,24 @@ class ScoreColumns:
             out[kind] = variance.at_recorded(p, np.atleast_1d(self.recorded[rows]))
         return out
 
+    def pooled_p_recorded(self, rows: Any = slice(None)) -> np.ndarray:
+        """The pooled probability of the recorded count (float64; NaN = not scored or no count)."""
+        return self._whole("pooled_recorded", lambda: 1.0 - variance.combine(
+            self._pool_probs(), self.recorded, self.pool)[0])[rows]
+
     def variance_probability(self, rows: Any = slice(None)) -> np.ndarray:
         """The models' part of the audit queue's order: P(variance) = 1 - the pooled p(recorded) (NaN = unscored)."""
-        return self._whole("variance", lambda: variance.combine(self._pool_probs(), self.recorded, self.pool)[0]
-                           .astype(np.float32))[rows]
+        return self._whole("variance", lambda: (1.0 - self.pooled_p_recorded()).astype(np.float32))[rows]
 
     def metadata_rule(self, rows: Any = slice(None)) -> np.ndarray:
         """The rule's part of the audit queue's order: records that contradict themselves."""
         return self.status[rows] == IMAGE_STATUSES.index(abid.STATUS_INCONSISTENT)
 
     def mismatch_score(self) -> np.ndarray:
-        """The audit queue's sort key (NaN = not in the queue): metadata-rule rows first, then the models' mean."""
-        return self._whole("audit_key", lambda: queues.audit_key(self.variance_probability(), self.metadata_rule()))
+        """The audit queue's sort key (NaN = not in the queue): metadata-rule rows first, then P(variance), as the
+        surprisal -log p(recorded) (the same order, without float32 rounding P(variance) near 1 into ties)."""
+        return self._whole("audit_key", lambda: queues.audit_key(variance.surprisal(self.pooled_p_recorded()),
+                                                                 self.metadata_rule()))
 
     def queue_score(self, key: str, rows: Any = slice(None)) -> np.ndarray:
         """The score a queue's column shows at these rows: P(variance) ("mismatch", the rule is marked beside
@@ -110,7 +117,7 @@ class ScoreColumns:
         return queues.rule_reason(int(self.sku_sum[pos]), int(self.recorded[pos]))
 
     def mismatch_cell(self, pos: int) -> str:
-        """The Mismatch column at a row: P(variance) as a percentage, marked where the metadata rule flags the record."""
+        """The Mismatch column at a row: P(variance) in percent, marked where the metadata rule flags the record."""
         return queues.mismatch_cell(float(self.variance_probability()[pos]), bool(self.metadata_rule(pos)))
 
     def mismatch_tooltip(self, pos: int) -> str:
@@ -118,7 +125,7 @@ class ScoreColumns:
         p_recorded = self.model_p_recorded([pos])
         parts = [queues.ModelPart(f"{self.models[k].name} ({k})", float(v[0]), self.pool.weights.get(k, 0.0))
                  for k, v in p_recorded.items()]
-        return queues.explain_mismatch(parts, float(self.variance_probability()[pos]), int(self.recorded[pos]),
+        return queues.explain_mismatch(parts, float(self.pooled_p_recorded()[pos]), int(self.recorded[pos]),
                                        self.pool, self.rule_reason(pos))
 
     def issue_score(self, rows: Any = slice(None)) -> np.ndarray:
