@@ -4,6 +4,7 @@ cross-fitted file travels with the model (export/import) and is checked like the
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import zipfile
 from pathlib import Path
@@ -20,7 +21,7 @@ from binaudit.ml.modelfiles import ModelFileError, load_registered, registered_p
 from binaudit.ml.modelpack import export_model, import_model
 from binaudit.ml.preprocess import decode_image
 from binaudit.ml.scoring import score_images
-from tests.test_training_support import final, run_in_process
+from tests.test_training_support import TINY, final, run_in_process
 
 SVM_ARGS = ["--size", "24", "--pca", "0", "--hog", "--hog-size", "48", "--C", "100", "--folds", "4", "--threads", "1"]
 
@@ -124,3 +125,29 @@ def test_a_changed_cross_fitted_file_is_refused(trained, tmp_path: Path) -> None
         score_images(store, model_id, device="cpu", num_workers=0, force=True)
     with pytest.raises(ModelFileError, match="changed after it was saved"):
         export_model(store, model_id, tmp_path / "svm.zip")
+
+
+def test_resnet_cross_fit_stores_out_of_fold_predictions(synth_store: Store, capsys: pytest.CaptureFixture) -> None:
+    """--cross-fit 2: two fold runs inside the run (their events say which fold), the model file keeps their
+    held-out predictions, and scoring stores them for every photo the model trained on."""
+    code, events = run_in_process(capsys, ["resnet", "--db", str(synth_store.path), *TINY, "--epochs", "1",
+                                           "--cross-fit", "2"])
+    done = final(events)
+    assert code == 0 and done["event"] == "finished", done
+    fold_epochs = sorted(e["fold"] for e in events if e["event"] == "epoch" and "fold" in e)
+    assert fold_epochs == [1, 2] and all(e["folds"] == 2 for e in events if "fold" in e)
+    record = synth_store.get_model(done["model_id"])
+    assert record["manifest"]["cross_fit"]["folds"] == 2
+    score_images(synth_store, done["model_id"], device="cpu", num_workers=0)
+    rows = {r["image_id"]: r for r in synth_store.predictions(done["model_id"])}
+    train = _train_ids(synth_store)
+    assert all(rows[i]["source"] == "oof" for i in train)
+    assert {rows[i]["source"] for i in rows if i not in set(train)} == {"model"}
+    for i in train:
+        assert abs(sum(rows[i]["probs"]) - 1) < 1e-4
+
+
+def test_cross_fit_needs_two_folds() -> None:
+    from training.recipes import get_recipe
+    with pytest.raises(ValueError, match="cross_fit"):
+        dataclasses.replace(get_recipe("tiny"), cross_fit=1).validate()

@@ -13,6 +13,7 @@ from torch import nn
 from binaudit.core.calibration import fit_temperature
 from binaudit.ml import modelfiles
 
+from .cross_fit import CrossFit
 from .distributed import DistInfo, all_gather_object, broadcast_object
 from .losses import head_for
 from .metrics import summary_metrics
@@ -41,6 +42,7 @@ class TrainedResNet:
     model: nn.Module
     dist: DistInfo
     evaluate: SplitEvaluator
+    cross_fit: Optional[CrossFit] = None  # the training photos' out-of-fold predictions (--cross-fit K)
 
     @property
     def num_classes(self) -> int:
@@ -127,5 +129,8 @@ def register(run: TrainedResNet, input_size: int, metrics: dict[str, Any], calib
                                       calibration=calibration, letterbox=recipe.letterbox,
                                       jitter=recipe.color_jitter, or_more=recipe.or_more,
                                       training={"recipe": recipe.name, "loss": recipe.loss})
+    if run.cross_fit is not None:
+        run.cross_fit.save(manifest, f"ResNet: {run.cross_fit.folds} fold models by bin, each trained as the run "
+                                     f"on the other folds' training bins, temperature fitted on val")
     return modelfiles.register_model_file(s.store, manifest, run_id=s.run_id, label_snapshot=s.label_snapshot,
                                           name=f"{recipe.arch} {recipe.name} (run {s.run_id})")

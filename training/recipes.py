@@ -83,6 +83,7 @@ class Recipe:
     threads: int = 0  # torch CPU threads (0 = torch's default)
     device: str = "auto"
     max_batches: int = 0  # debugging: stop each epoch after this many batches (0 = all)
+    cross_fit: int = 0  # k fold models by bin, each scoring the training bins it did not see (0 = off, else >= 2)
 
     def stage_list(self) -> list[Stage]:
         return parse_stages(self.stages) if self.stages.strip() else [Stage(self.input_size, self.epochs, "all")]
@@ -111,6 +112,8 @@ class Recipe:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         if not 0.0 <= self.color_jitter <= 1.0:
             raise ValueError(f"color_jitter must be within [0, 1], got {self.color_jitter}")
+        if self.cross_fit < 0 or self.cross_fit == 1:
+            raise ValueError(f"cross_fit must be 0 (off) or a number of folds >= 2, got {self.cross_fit}")
         return self
 
     def to_dict(self) -> dict[str, Any]:

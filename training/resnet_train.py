@@ -21,6 +21,7 @@ from binaudit.ml.device import choose_device, prepare_module
 from binaudit.ml.resnet import build_resnet
 
 from . import distributed as D
+from .cross_fit import resnet_cross_fit
 from .data import CachedImages, ResumableSampler, ShardSampler, batches_per_epoch, make_loader, prepare_datasets
 from .engine import evaluate, train_one_epoch
 from .finalize import TrainedResNet, finalize_resnet
@@ -244,8 +245,11 @@ class ResNetRun:
 
     # ------------------------------------------------------------------ the end
     def finish(self) -> int:
+        cross_fit = None
+        if self.recipe.cross_fit and not _already_registered(self.s.run_dir):
+            cross_fit = resnet_cross_fit(self.s, self.recipe, self.stop, self.dist, ResNetRun)
         return finalize_resnet(TrainedResNet(self.s, self.recipe, self.progress.best, self.progress.history,
-                                             self.model, self.dist, self.evaluate_split))
+                                             self.model, self.dist, self.evaluate_split, cross_fit))
 
     def evaluate_split(self, split: str, size: int, tta: bool, temperature: float = 1.0,
                        keep_probs: bool = False) -> Optional[dict[str, Any]]:
@@ -256,6 +260,13 @@ class ResNetRun:
             return None
         return evaluate(self.model, self.eval_loader(dataset), self.device, self.num_classes, tta=tta,
                         dist_info=self.dist, head=self.head, temperature=temperature, keep_probs=keep_probs)
+
+
+def _already_registered(run_dir: Path) -> bool:
+    """Whether the run's report already names its registered model (a resumed, finished run)."""
+    from .runs import read_json
+    report = run_dir / "report.json"
+    return report.exists() and bool(read_json(report).get("model_id"))
 
 
 def resume_checkpoint(run_dir: Path, is_main: bool = True) -> dict[str, Any]:
