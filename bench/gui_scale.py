@@ -98,11 +98,10 @@ def measure(workspace, search_word: str, scroll_jumps: int = 300, scroll_pages: 
     """Start the app on the workspace and time it; see the module docstring for each figure."""
     t0 = time.perf_counter()
     from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-    from PySide6.QtWidgets import QApplication
 
     from binaudit.core.browse import BrowseFilter
-    from binaudit.gui.shell.app import application
     from binaudit.gui.browse.table_model import COLUMN_KEYS
+    from binaudit.gui.shell.app import application
     from binaudit.gui.shell.main_window import MainWindow
 
     app = application()

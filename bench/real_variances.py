@@ -47,10 +47,9 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 from binaudit.core.abid import DatasetEntry, scan_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
 
 MAX_COUNT = 5
 DELTAS = (-2, -1, 1, 2)

@@ -105,7 +105,7 @@ def build_hostile_corpus(root: Path, outside: Path) -> dict[str, str]:
         with open(raw, "wb") as handle:
             handle.write(good)
         kinds[f"non-UTF-8 name {i}"] = "non-UTF-8 name"
-    for i in range(10):
+    for _ in range(10):
         n += 1
         (meta / f"{n:05d}.json").write_bytes(_metadata(2))  # metadata whose photo is missing
         kinds[f"{n:05d}.json"] = "metadata without photo"

@@ -12,8 +12,7 @@ import pytest
 
 from binaudit.cli import main
 from binaudit.core.abid import parse_metadata
-from binaudit.core.export import (atomic_folder, export_audit_results, export_corrected_metadata,
-                                  export_image_folders)
+from binaudit.core.export import atomic_folder, export_audit_results, export_corrected_metadata, export_image_folders
 from binaudit.core.store import Store
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from binaudit.core import labels as L
-from binaudit.core.browse import LABEL_STATUSES, BrowseFilter, BrowseIndex, SORT_KEYS
+from binaudit.core.browse import LABEL_STATUSES, SORT_KEYS, BrowseFilter, BrowseIndex
 from binaudit.core.store import PredictionRow, Store
 
 

@@ -7,8 +7,14 @@ import torch
 from PIL import Image
 
 from binaudit.ml import device as dm
-from binaudit.ml.preprocess import (ImageDecodeError, decode_image, eval_transform, pixel_transform,
-                                    train_transform, tta_views)
+from binaudit.ml.preprocess import (
+    ImageDecodeError,
+    decode_image,
+    eval_transform,
+    pixel_transform,
+    train_transform,
+    tta_views,
+)
 
 
 @pytest.fixture

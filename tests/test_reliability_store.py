@@ -55,7 +55,7 @@ def test_sigkill_never_loses_an_acknowledged_label(tmp_path: Path) -> None:
         proc = start_script(db, "--ids", ",".join(IDS), "--n", "100000", "--seed", str(kills),
                             "--start", str(next_k), "--user", f"crash{kills}")
         lines: list[str] = []
-        reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+        reader = threading.Thread(target=lines.extend, args=(proc.stdout,), daemon=True)
         reader.start()
         time.sleep(0.4 + rng.random() * 0.8)  # interpreter start-up, then some labels, then a random moment
         proc.send_signal(signal.SIGKILL)

@@ -14,9 +14,9 @@ from PIL import Image
 
 from binaudit.core import importer
 from binaudit.core.importer import import_dataset
-from binaudit.core.store.migrations import MIGRATIONS
 from binaudit.core.splits import group_bins, split_for_id
 from binaudit.core.store import Store
+from binaudit.core.store.migrations import MIGRATIONS
 from training.data import load_label_sets
 
 REAL_SLICE = Path(__file__).resolve().parents[1].parent / "shared" / "abid-real"
@@ -249,6 +249,8 @@ def test_real_slice_bins_never_span_two_splits(tmp_path: Path, store: Store) -> 
 
 @pytest.mark.parametrize("tiny_class", [False, True])  # stratified folds, and the group k-fold fallback
 def test_svm_out_of_fold_never_scores_a_photo_with_a_model_that_saw_its_bin(monkeypatch, tiny_class: bool) -> None:
+    from types import SimpleNamespace
+
     import numpy as np
 
     from training import svm_train
@@ -272,8 +274,10 @@ def test_svm_out_of_fold_never_scores_a_photo_with_a_model_that_saw_its_bin(monk
 
     monkeypatch.setattr(svm_train, "_fit", recording_fit)
     cfg = SVMConfig(pca=0, folds=5)
-    oof = svm_train.out_of_fold(X, y, bins, cfg, cfg.C, "scale", 1.0, 3, lambda *a, **k: None, StopFlag())
-    assert len(fitted) == 5 and oof.shape == (n, 3)
+    uncalibrated = SimpleNamespace(temperature=1.0, calibrator=None)  # the run's model, before any calibrator
+    oof, fold_of = svm_train.out_of_fold(X, y, bins, cfg, cfg.C, "scale", uncalibrated, 3, lambda *a, **k: None,
+                                         StopFlag())
+    assert len(fitted) == 5 and oof.shape == (n, 3) and set(fold_of) == {1, 2, 3, 4, 5}
     for rows in fitted:  # the photos a fold scores show no bin that its model was fitted on
         scored = set(range(n)) - rows
         assert not {bins[i] for i in scored} & {bins[i] for i in rows}

@@ -98,8 +98,8 @@ def test_record_is_order_independent(dataset):
 def test_same_bytes_in_another_process(dataset):
     out, _ = dataset
     code = ("import hashlib, sys; from binaudit.core import synth; "
-            "j, t, _ = synth.render_record(3, 5, None, image_scale=%r); "
-            "print(hashlib.sha256(j).hexdigest())" % SCALE)
+            f"j, t, _ = synth.render_record(3, 5, None, image_scale={SCALE!r}); "
+            "print(hashlib.sha256(j).hexdigest())")
     root = Path(synth.__file__).resolve().parents[3]
     res = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+from binaudit.core.metrics import classification_metrics
 from binaudit.core.splits import split_for_id
 from binaudit.ml.preprocess import decode_image, eval_transform
 from training.cache import ImageCache
 from training.data import ResumableSampler, load_label_sets, normalize_batch, prepare_datasets
-from binaudit.core.metrics import classification_metrics
 from training.metrics import per_class_table
 from training.recipes import Recipe, add_recipe_arguments, apply_overrides, get_recipe, parse_stages
 

@@ -7,8 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from training.run_state import (CANCELLED, CRASHED, FAILED, FINISHED, RUNNING, RunState, format_duration,
-                                replay)
+from training.run_state import CANCELLED, CRASHED, FAILED, FINISHED, RUNNING, RunState, format_duration, replay
 
 
 def test_run_state_imports_no_qt() -> None:

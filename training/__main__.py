@@ -11,7 +11,7 @@ import dataclasses
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from .recipes import RECIPES, Recipe, add_recipe_arguments, apply_overrides, describe_recipes, get_recipe
 from .stream import EXIT_FAILED, Stream, TrainingFailed, log, setup_logging
@@ -59,13 +59,13 @@ def _resume_recipe(saved: dict[str, Any], args: argparse.Namespace) -> Recipe:
     return dataclasses.replace(recipe, **changes)
 
 
-def run_resnet(db: Optional[str], recipe: Optional[Recipe], resume: Optional[Path], args: argparse.Namespace) -> int:
+def run_resnet(db: str | None, recipe: Recipe | None, resume: Path | None, args: argparse.Namespace) -> int:
     """A new run of recipe on db, or (resume) the run in that directory, on one process or under torchrun."""
     from .session import guarded_run
     return guarded_run(lambda scope: _resnet_run(scope, db, recipe, resume, args))
 
 
-def _resnet_run(scope: "RunScope", db: Optional[str], recipe: Optional[Recipe], resume: Optional[Path],
+def _resnet_run(scope: RunScope, db: str | None, recipe: Recipe | None, resume: Path | None,
                 args: argparse.Namespace) -> int:
     """The ResNet run inside guarded_run: recipe and workspace, torchrun ranks, the run row, started, epochs."""
     from . import distributed as D
@@ -96,7 +96,7 @@ def _resnet_run(scope: "RunScope", db: Optional[str], recipe: Optional[Recipe], 
     return ResNetRun(session, recipe, scope.stop, dist, ckpt).run()
 
 
-def _begin_shared_run(session: "Session", recipe: Recipe, dist: "DistInfo") -> None:
+def _begin_shared_run(session: Session, recipe: Recipe, dist: DistInfo) -> None:
     """Rank 0 freezes the labels and starts the run; every rank then has its id, directory and label sets."""
     from . import distributed as D
     error = None
@@ -209,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(getattr(args, "verbose", False))

@@ -24,8 +24,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC, NuSVC
 from sklearn.tree import DecisionTreeClassifier
 
-from binaudit.core.store import Store
 from binaudit.core.metrics import classification_metrics
+from binaudit.core.store import Store
 
 from .baselines_config import FEATURES, METHODS, BaselineConfig
 from .data import check_trainable, load_label_sets

@@ -35,7 +35,7 @@ class BaselineConfig:
     def num_classes(self) -> int:
         return self.max_count + 1
 
-    def feature_specs(self) -> dict[str, "FeatureSpec"]:
+    def feature_specs(self) -> dict[str, FeatureSpec]:
         """The extractor settings of the features computed (PCA is fitted on the raw pixels)."""
         from binaudit.ml.svm import FeatureSpec
         return {"pixels": FeatureSpec(self.size), "hog": FeatureSpec(self.size, hog=True, hog_size=self.hog_size),

@@ -11,10 +11,10 @@ import fcntl
 import json
 import logging
 import os
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 from torch.utils.data import DataLoader, Dataset
@@ -40,7 +40,7 @@ class DecodeEach(Dataset):
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, k: int) -> tuple[int, Optional[np.ndarray], str]:
+    def __getitem__(self, k: int) -> tuple[int, np.ndarray | None, str]:
         try:
             return k, self.transform(self.paths[k]), ""
         except ImageDecodeError as exc:
@@ -60,7 +60,7 @@ class ImageCache:
         self.letterbox = bool(letterbox)
         self.row_bytes = 3 * self.size * self.size
         self.rows = 0
-        self._array: Optional[np.memmap] = None
+        self._array: np.memmap | None = None
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_array": None}  # workers started with spawn reopen the memmap
@@ -105,7 +105,7 @@ class ImageCache:
         return self._array
 
     def ensure(self, items: Sequence[tuple[str, str]], workers: int = 0,
-               progress: Optional[Callable[[int, int], None]] = None) -> tuple[dict[str, int], dict[str, str]]:
+               progress: Callable[[int, int], None] | None = None) -> tuple[dict[str, int], dict[str, str]]:
         """Cache every (image_id, path); returns ({image_id: row}, {image_id: why it could not be read})."""
         with self._locked():
             index = self._load_index()
@@ -136,7 +136,7 @@ class ImageCache:
         return rows, bad, todo
 
     def _fill(self, index: dict, todo: list, rows: dict, bad: dict, workers: int,
-              progress: Optional[Callable[[int, int], None]]) -> None:
+              progress: Callable[[int, int], None] | None) -> None:
         size_now = int(index["rows"]) * self.row_bytes
         with open(self.data_path, "ab") as fh:
             fh.truncate(size_now)  # drop rows written after the last saved index (an interrupted build)

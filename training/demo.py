@@ -11,8 +11,9 @@ import dataclasses
 import os
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator, Optional
+from typing import Any
 
 from binaudit.core.abid import IMAGE_USABLE_STATUSES
 from binaudit.core.store import Store
@@ -36,8 +37,8 @@ class TqdmStream(Stream):
         super().__init__(out=sys.stderr, enabled=True)
         self.label = label
         self.bar: Any = None
-        self.bar_key: Optional[str] = None
-        self.final: Optional[dict[str, Any]] = None
+        self.bar_key: str | None = None
+        self.final: dict[str, Any] | None = None
         self.epochs = 0
 
     def _bar(self, key: str, desc: str, total: int):
@@ -138,7 +139,7 @@ def train_demo_svm(store: Store, workspace: Workspace) -> int:
     return _outcome(session, "SVM")
 
 
-def _existing(store: Store, kind: str) -> Optional[int]:
+def _existing(store: Store, kind: str) -> int | None:
     """The active model of this kind, else the newest registered one (a demo interrupted after training)."""
     active = store.active_model(kind)
     if active:

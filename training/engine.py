@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,16 +17,16 @@ from binaudit.ml.heads import predicted_class, probabilities
 from binaudit.ml.preprocess import tta_views
 
 from .data import normalize_batch
-from .distributed import DistInfo, all_reduce_sum, any_rank
+from .distributed import SINGLE_PROCESS, DistInfo, all_reduce_sum, any_rank
 from .metrics import PUBLISHED_TOP, published_range
 
 BatchCallback = Callable[[int, int, float], None]
 
 
 def train_one_epoch(model: nn.Module, loader: torch.utils.data.DataLoader, optimizer: torch.optim.Optimizer,
-                    scheduler: Optional[torch.optim.lr_scheduler.LRScheduler], device: torch.device,
-                    criterion: nn.Module, dist_info: DistInfo = DistInfo(), start_batch: int = 0,
-                    totals: Optional[dict[str, float]] = None, on_batch: Optional[BatchCallback] = None,
+                    scheduler: torch.optim.lr_scheduler.LRScheduler | None, device: torch.device,
+                    criterion: nn.Module, dist_info: DistInfo = SINGLE_PROCESS, start_batch: int = 0,
+                    totals: dict[str, float] | None = None, on_batch: BatchCallback | None = None,
                     should_stop: Callable[[], bool] = lambda: False, max_batches: int = 0,
                     head: str = "softmax") -> dict[str, Any]:
     """One pass over loader; the scheduler steps every batch. Stops early (stopped=True) when asked to.
@@ -86,7 +87,7 @@ def predict(model: nn.Module, loader: torch.utils.data.DataLoader, device: torch
 
 
 def evaluate(model: nn.Module, loader: torch.utils.data.DataLoader, device: torch.device, num_classes: int,
-             tta: bool = False, dist_info: DistInfo = DistInfo(), head: str = "softmax",
+             tta: bool = False, dist_info: DistInfo = SINGLE_PROCESS, head: str = "softmax",
              temperature: float = 1.0, keep_probs: bool = False) -> dict[str, Any]:
     """loss (NLL of the probabilities), accuracy, RMSE, per-class accuracy/RMSE, confusion matrix and
     top-label ECE (15 bins) over all ranks' shares; temperature calibrates the probabilities first (then

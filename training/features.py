@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -26,10 +26,10 @@ def _collate(batch: list) -> list:
 
 
 def extract_features(paths: Sequence[str], spec: FeatureSpec, workers: int = 0,
-                     progress: Optional[Callable[[int, int], None]] = None,
+                     progress: Callable[[int, int], None] | None = None,
                      should_stop: Callable[[], bool] = lambda: False) -> np.ndarray:
     """(n, d) float32 features for the photos; TrainingFailed names unreadable ones."""
-    out: list[Optional[np.ndarray]] = [None] * len(paths)
+    out: list[np.ndarray | None] = [None] * len(paths)
     bad: list[str] = []
     loader = DataLoader(DecodeEach(paths, partial(_features_of, spec)), batch_size=32, num_workers=workers, collate_fn=_collate)
     done = 0

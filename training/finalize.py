@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 from torch import nn
@@ -27,7 +28,7 @@ log = logging.getLogger("training")
 
 # (split, input size, tta, temperature=1.0, keep_probs=False) -> the split's metrics over all ranks (with
 # keep_probs also this rank's "probs" and "labels"), or None when the split has no images
-SplitEvaluator = Callable[..., Optional[dict[str, Any]]]
+SplitEvaluator = Callable[..., dict[str, Any] | None]
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class TrainedResNet:
     model: nn.Module
     dist: DistInfo
     evaluate: SplitEvaluator
-    cross_fit: Optional[CrossFit] = None  # the training photos' out-of-fold predictions (--cross-fit K)
+    cross_fit: CrossFit | None = None  # the training photos' out-of-fold predictions (--cross-fit K)
 
     @property
     def num_classes(self) -> int:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,7 +22,7 @@ PointCallback = Callable[[float, float], None]
 
 def lr_range_test(model: nn.Module, loader: torch.utils.data.DataLoader, optimizer: torch.optim.Optimizer,
                   device: torch.device, criterion: nn.Module, start_lr: float = 1e-7, end_lr: float = 10.0,
-                  num_iter: int = 100, on_point: Optional[PointCallback] = None,
+                  num_iter: int = 100, on_point: PointCallback | None = None,
                   should_stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:
     """Run the test; returns {"lrs", "losses" (smoothed), "suggestion"}; model and optimizer are restored."""
     saved_model, saved_opt = copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict())
@@ -60,7 +61,7 @@ def lr_range_test(model: nn.Module, loader: torch.utils.data.DataLoader, optimiz
     return {"lrs": lrs, "losses": losses, "suggestion": suggest_lr(lrs, losses)}
 
 
-def suggest_lr(lrs: list[float], losses: list[float]) -> Optional[float]:
+def suggest_lr(lrs: list[float], losses: list[float]) -> float | None:
     """The rate with the steepest fall of the smoothed loss against log(lr), ignoring the noisy ends."""
     if len(lrs) < 5:
         return None

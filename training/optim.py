@@ -4,7 +4,7 @@ frozen body (train the head only) and differential learning rates by layer group
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

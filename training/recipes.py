@@ -97,7 +97,7 @@ class Recipe:
             raise ValueError(f"lr_groups needs three factors, got {self.lr_groups!r}")
         return values  # type: ignore[return-value]
 
-    def validate(self) -> "Recipe":
+    def validate(self) -> Recipe:
         self.stage_list()
         self.group_factors()
         checks = {"arch": ("resnet18", "resnet34", "resnet50"), "optimizer": ("sgd", "adam", "adamw"),
@@ -120,7 +120,7 @@ class Recipe:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Recipe":
+    def from_dict(cls, data: dict[str, Any]) -> Recipe:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ def new_figure(width: float, height: float, ncols: int = 1):
     return fig, axes
 
 
-def plot_curves(history: Sequence[dict[str, Any]], path: Path) -> Optional[Path]:
+def plot_curves(history: Sequence[dict[str, Any]], path: Path) -> Path | None:
     """Loss and accuracy per epoch, train and validation."""
     if not history:
         return None
@@ -66,7 +67,7 @@ def _table(metrics: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _calibration_lines(calibration: Optional[dict[str, Any]]) -> list[str]:
+def _calibration_lines(calibration: dict[str, Any] | None) -> list[str]:
     if not calibration or not calibration.get("method"):
         return []
     text = f"- calibration: {calibration['method']}"

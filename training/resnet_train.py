@@ -11,7 +11,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,7 +43,7 @@ class Progress:
     stage: int = 0
     stage_epoch: int = 0
     batches_done: int = 0
-    totals: Optional[dict[str, float]] = None
+    totals: dict[str, float] | None = None
     lr: float = 0.0
     best: dict[str, Any] = field(default_factory=dict)
     bad_epochs: int = 0
@@ -79,7 +79,7 @@ def build_model(recipe: Recipe, num_classes: int, dist: D.DistInfo) -> nn.Module
     return model
 
 
-def better(value: float, best: Optional[float], monitor: str) -> bool:
+def better(value: float, best: float | None, monitor: str) -> bool:
     if best is None:
         return True
     return value > best if monitor == "val_acc" else value < best
@@ -89,7 +89,7 @@ class ResNetRun:
     """Holds the run's pieces; `run()` returns the process exit code."""
 
     def __init__(self, session: Session, recipe: Recipe, stop: StopFlag, dist: D.DistInfo,
-                 checkpoint: Optional[dict[str, Any]] = None):
+                 checkpoint: dict[str, Any] | None = None):
         self.s, self.recipe, self.stop, self.dist = session, recipe, stop, dist
         self.device = pick_device(recipe, dist)
         self.num_classes = recipe.max_count + 1
@@ -252,7 +252,7 @@ class ResNetRun:
                                              self.model, self.dist, self.evaluate_split, cross_fit))
 
     def evaluate_split(self, split: str, size: int, tta: bool, temperature: float = 1.0,
-                       keep_probs: bool = False) -> Optional[dict[str, Any]]:
+                       keep_probs: bool = False) -> dict[str, Any] | None:
         """The current weights' metrics on a split at an input size (probabilities calibrated by temperature),
         over all ranks; None for an empty split."""
         dataset = self.data(size)[split]

@@ -15,7 +15,7 @@ import time
 from collections import deque
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 STARTING, RUNNING, FINISHED, FAILED, CANCELLED, CRASHED = (
     "starting", "running", "finished", "failed", "cancelled", "crashed")
@@ -34,14 +34,14 @@ class RunState:
         self.epochs: list[dict[str, Any]] = []
         self.batch_losses: list[tuple[float, float]] = []   # (fractional epoch, loss)
         self.lr_points: list[tuple[float, float]] = []
-        self.lr_suggestion: Optional[float] = None
-        self.lr_plot: Optional[str] = None
+        self.lr_suggestion: float | None = None
+        self.lr_plot: str | None = None
         self.started: dict[str, Any] = {}
-        self.final: Optional[dict[str, Any]] = None
-        self.run_id: Optional[int] = None
-        self.run_dir: Optional[str] = None
-        self.model_id: Optional[int] = None
-        self.pid: Optional[int] = None
+        self.final: dict[str, Any] | None = None
+        self.run_id: int | None = None
+        self.run_dir: str | None = None
+        self.model_id: int | None = None
+        self.pid: int | None = None
         self.total_epochs = 0
         self.stage = ""
         self.stage_done = 0
@@ -49,7 +49,7 @@ class RunState:
         self.position = 0.0            # epochs done, fractional (batch events)
         self.reason = ""
         self.start_time = time.time()
-        self.end_time: Optional[float] = None
+        self.end_time: float | None = None
         self.output: list[str] = []    # non-JSON stdout lines (the baselines table)
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)  # last lines of stdout and stderr together
 
@@ -105,7 +105,7 @@ class RunState:
             self.lr_suggestion = metrics.get("suggestion", self.lr_suggestion)
             self.lr_plot = metrics.get("plot", self.lr_plot)
 
-    def read_line(self, line: str) -> Optional[dict[str, Any]]:
+    def read_line(self, line: str) -> dict[str, Any] | None:
         """One line of the run's stdout: an event is noted in the tail and returned (for handle());
         plain text (the baselines table) is kept as output and None is returned, as for a blank line."""
         if not line.strip():
@@ -155,7 +155,7 @@ class RunState:
     def elapsed(self) -> float:
         return (self.end_time or time.time()) - self.start_time
 
-    def fraction(self) -> Optional[float]:
+    def fraction(self) -> float | None:
         """How far the run is (0..1): epochs for ResNet runs, else the current stage's share; None if unknown."""
         if self.state == FINISHED:
             return 1.0
@@ -165,7 +165,7 @@ class RunState:
             return min(1.0, self.stage_done / self.stage_total)
         return None
 
-    def eta_seconds(self) -> Optional[float]:
+    def eta_seconds(self) -> float | None:
         """Seconds left, extrapolated from the epochs so far (ResNet runs only; None before the first batch)."""
         if not self.active or self.total_epochs <= 0 or self.position <= 0:
             return None
@@ -217,7 +217,7 @@ def _num(v: Any) -> str:
     return "\u2013" if v is None else f"{float(v):.3f}"
 
 
-def format_duration(seconds: Optional[float]) -> str:
+def format_duration(seconds: float | None) -> str:
     if seconds is None:
         return "\u2013"
     s = int(round(seconds))
@@ -249,7 +249,7 @@ def replay(run: dict[str, Any]) -> RunState:
     return state
 
 
-def _metrics_rows(run_dir: Optional[Path]) -> list[dict[str, Any]]:
+def _metrics_rows(run_dir: Path | None) -> list[dict[str, Any]]:
     """The per-epoch rows of a run directory's metrics.jsonl ([] when missing or unreadable)."""
     if run_dir is None or not (run_dir / "metrics.jsonl").is_file():
         return []
@@ -278,7 +278,7 @@ def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _timestamp(iso: Any) -> Optional[float]:
+def _timestamp(iso: Any) -> float | None:
     try:
         return datetime.fromisoformat(str(iso)).timestamp() if iso else None
     except ValueError:

@@ -7,7 +7,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import torch
 
@@ -17,7 +17,7 @@ CSV_FIELDS = ("epoch", "stage", "input_size", "train_loss", "train_acc", "val_lo
               "lr", "seconds")
 
 
-def new_run_dir(runs_root: Path, kind: str, name: str, run_id: Optional[int]) -> Path:
+def new_run_dir(runs_root: Path, kind: str, name: str, run_id: int | None) -> Path:
     """runs/<time>-<kind>-<name>[-<run id>], created."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     suffix = f"-{run_id}" if run_id is not None else ""
@@ -75,7 +75,7 @@ def save_checkpoint(run_dir: Path, state: dict[str, Any]) -> Path:
     return path
 
 
-def load_checkpoint(run_dir: Path) -> Optional[dict[str, Any]]:
+def load_checkpoint(run_dir: Path) -> dict[str, Any] | None:
     """The checkpoint dict (tensors and plain values only, loaded with weights_only=True), or None."""
     path = run_dir / CHECKPOINT
     if not path.exists():
@@ -91,7 +91,7 @@ def save_best(run_dir: Path, model: torch.nn.Module) -> None:
     os.replace(tmp, run_dir / BEST)
 
 
-def load_best(run_dir: Path) -> Optional[dict[str, torch.Tensor]]:
+def load_best(run_dir: Path) -> dict[str, torch.Tensor] | None:
     from safetensors.torch import load_file
     path = run_dir / BEST
     return load_file(str(path)) if path.exists() else None

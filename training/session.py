@@ -7,9 +7,10 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 
@@ -29,15 +30,15 @@ class Session:
 
     workspace: Workspace
     stream: Stream
-    store: Optional[Store] = None
-    run_id: Optional[int] = None
-    run_dir: Optional[Path] = None
-    label_snapshot: Optional[str] = None
+    store: Store | None = None
+    run_id: int | None = None
+    run_dir: Path | None = None
+    label_snapshot: str | None = None
     sets: dict[str, LabelSet] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
 
     @classmethod
-    def open(cls, db: str | Path, stream: Stream, is_main: bool = True) -> "Session":
+    def open(cls, db: str | Path, stream: Stream, is_main: bool = True) -> Session:
         workspace = Workspace.at(db)
         if not workspace.db_path.exists():
             raise TrainingFailed(f"no workspace database at {workspace.db_path}; import a dataset first")
@@ -101,14 +102,14 @@ class Session:
         if self.store is not None and self.run_id is not None:
             self.store.update_run(self.run_id, status=status, finished_at=utc_now(), **fields)
 
-    def finished(self, model_id: Optional[int], metrics: dict[str, Any], reason: str = "") -> int:
+    def finished(self, model_id: int | None, metrics: dict[str, Any], reason: str = "") -> int:
         self._finish_row("finished", model_id=model_id, metrics=metrics)
         self.stream.emit("finished", reason=reason or "done", model_id=model_id, run_id=self.run_id,
                          run_dir=str(self.run_dir) if self.run_dir else None, metrics=metrics,
                          seconds=round(time.time() - self.started, 2))
         return EXIT_FINISHED
 
-    def cancelled(self, reason: str, metrics: Optional[dict[str, Any]] = None) -> int:
+    def cancelled(self, reason: str, metrics: dict[str, Any] | None = None) -> int:
         self._finish_row("cancelled", reason=reason)
         self.stream.emit("cancelled", reason=reason, model_id=None, run_id=self.run_id,
                          run_dir=str(self.run_dir) if self.run_dir else None, metrics=metrics or {},
@@ -133,6 +134,7 @@ class Session:
 def failure_reason(exc: BaseException) -> str:
     """A message for the user from whatever stopped the run; internal errors also log a traceback."""
     import torch
+
     from binaudit.ml.resnet import PretrainedWeightsUnavailable
     if isinstance(exc, TrainingFailed):
         return str(exc)
@@ -147,7 +149,7 @@ def failure_reason(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}: {exc}"
 
 
-def end_with_failure(session: Optional["Session"], stream: Any, exc: BaseException) -> int:
+def end_with_failure(session: Session | None, stream: Any, exc: BaseException) -> int:
     """End the stream of a run that raised: a `failed` event with the reason (on the run if one started)."""
     reason = failure_reason(exc)
     if session is not None:
@@ -162,7 +164,7 @@ class RunScope:
 
     stream: Stream = field(default_factory=Stream)
     stop: StopFlag = field(default_factory=StopFlag)
-    session: Optional[Session] = None
+    session: Session | None = None
     cleanups: list[Callable[[], None]] = field(default_factory=list)
 
     def open(self, db: str | Path, is_main: bool = True) -> Session:

@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Any, Optional, TextIO
+from typing import Any, TextIO
 
 log = logging.getLogger("training")
 
@@ -44,7 +44,7 @@ def _clean(value: Any) -> Any:
 class Stream:
     """Writes events as JSON lines; silent on non-zero DDP ranks so only rank 0 speaks."""
 
-    def __init__(self, out: Optional[TextIO] = None, enabled: bool = True):
+    def __init__(self, out: TextIO | None = None, enabled: bool = True):
         self.out = out or sys.stdout
         self.enabled = enabled
         self._lock = threading.Lock()
@@ -72,7 +72,7 @@ class StopFlag:
     """Set by SIGINT/SIGTERM; the training loop checks it after every batch and stops cleanly."""
 
     def __init__(self) -> None:
-        self.signal_name: Optional[str] = None
+        self.signal_name: str | None = None
         self._previous: dict[int, Any] = {}
 
     def __bool__(self) -> bool:
@@ -89,7 +89,7 @@ class StopFlag:
         self.request(name)
         log.info("%s received: stopping after this batch and saving a checkpoint", name)
 
-    def install(self) -> "StopFlag":
+    def install(self) -> StopFlag:
         for sig in (signal.SIGINT, signal.SIGTERM):
             self._previous[sig] = signal.signal(sig, self._handle)
         return self

@@ -30,7 +30,7 @@ class SVMConfig:
     seed: int = 0
     workers: int = 0
 
-    def features(self) -> "FeatureSpec":
+    def features(self) -> FeatureSpec:
         from binaudit.ml.svm import FeatureSpec
         return FeatureSpec(self.size, self.hog, self.blobs, self.hog_size)
 

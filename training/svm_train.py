@@ -29,8 +29,8 @@ from .features import extract_features
 from .metrics import PUBLISHED_TOP, published_range, summary_metrics
 from .report import write_report
 from .session import RunScope, Session
-from .svm_config import SVMConfig
 from .stream import StopFlag, Stopped
+from .svm_config import SVMConfig
 
 log = logging.getLogger("training")
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Optional
 
 from binaudit import __version__
 from binaudit.cli import app, data, models, scoring
@@ -29,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Run one `binaudit` command; with no arguments, open the app."""
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()

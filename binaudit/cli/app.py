@@ -6,7 +6,7 @@ import argparse
 import os
 import shlex
 import sys
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from binaudit.cli.display_check import check_xcb
 from binaudit.core.workspace import Workspace
@@ -19,7 +19,7 @@ def no_display() -> bool:
     return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def cannot_open_window(workspace: Optional[Workspace]) -> Optional[str]:
+def cannot_open_window(workspace: Workspace | None) -> str | None:
     """Why the window cannot open here (no display; a system library Qt's xcb plugin needs), else None."""
     if no_display():
         where = f" {shlex.quote(str(workspace.root))}" if workspace else ""
@@ -28,7 +28,7 @@ def cannot_open_window(workspace: Optional[Workspace]) -> Optional[str]:
     return check_xcb()
 
 
-def launch_gui(workspace: Optional[Workspace], background: Optional[Callable[[], bool]] = None) -> int:
+def launch_gui(workspace: Workspace | None, background: Callable[[], bool] | None = None) -> int:
     """Open the app on a workspace (or its welcome page); exit status 1, saying why, when no window can open.
 
     background() runs in a worker once the window is up (True: it changed the workspace, which reloads).
@@ -58,8 +58,8 @@ def _demo_state(workspace: Workspace) -> tuple:
 
 def refresh_demo(n: int, train: bool) -> bool:
     """Bring an existing demo up to date (rescan, models); True when that changed it (the window reloads)."""
-    from binaudit.demo import build_demo
     from binaudit.core.workspace import demo_workspace
+    from binaudit.demo import build_demo
 
     before = _demo_state(demo_workspace())
     workspace = build_demo(n=n, train=train)

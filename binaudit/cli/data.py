@@ -26,7 +26,7 @@ def _import_target(args: argparse.Namespace, dataset: Path) -> Workspace:
         workspace = named_workspace(args.name)
         claim_name(workspace, dataset)
     except WorkspaceNameError as exc:
-        raise SystemExit(f"binaudit: {exc}")
+        raise SystemExit(f"binaudit: {exc}") from None
     return workspace
 
 
@@ -73,7 +73,7 @@ def cmd_download(args: argparse.Namespace) -> int:
             summary = download_abid(Path(args.dest), args.limit, endpoint_url=args.endpoint_url,
                                     start_after=args.start_after, progress=bar)
     except DownloadError as exc:
-        raise SystemExit(f"binaudit: {exc}")
+        raise SystemExit(f"binaudit: {exc}") from None
     print(f"downloaded {summary.downloaded} files, skipped {summary.skipped} already verified, "
           f"{len(summary.failed)} failed")
     for key, why in summary.failed[:20]:
@@ -110,7 +110,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                 n = export.export_image_folders(store, out, link=args.link, progress=bar)
                 said = f"exported {n:,} images to {out}"
     except export.ExportError as exc:
-        raise SystemExit(f"binaudit: {exc}")
+        raise SystemExit(f"binaudit: {exc}") from None
     print(said)
     return 0
 

@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from typing import Optional
 
 SKIP_ENV = "BINAUDIT_SKIP_LIBRARY_CHECK"
 # soname -> (Debian/Ubuntu package, Fedora/RHEL package): what PySide6's libqxcb.so and libQt6XcbQpa.so
@@ -56,7 +55,7 @@ def platform_is_xcb(environ: Mapping[str, str] = os.environ, platform: str = sys
     return bool(environ.get("DISPLAY")) and not wayland
 
 
-def ldconfig_sonames() -> Optional[set[str]]:
+def ldconfig_sonames() -> set[str] | None:
     """Every shared library the dynamic linker's cache knows (`ldconfig -p`); None when that cannot be read."""
     for ldconfig in ("/sbin/ldconfig", "/usr/sbin/ldconfig", "ldconfig"):
         try:
@@ -119,7 +118,7 @@ def install_advice(missing: list[str]) -> str:
 
 
 def check_xcb(environ: Mapping[str, str] = os.environ, platform: str = sys.platform,
-              found: Optional[Callable[[str], bool]] = None) -> Optional[str]:
+              found: Callable[[str], bool] | None = None) -> str | None:
     """The advice to print when the window would fail for a missing library, else None (also when not xcb,
     and when BINAUDIT_SKIP_LIBRARY_CHECK=1 says the check is wrong on this machine)."""
     if environ.get(SKIP_ENV) == "1" or not platform_is_xcb(environ, platform):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from binaudit.cli.tables import format_table
 from binaudit.cli.workspace_args import (
@@ -32,7 +32,7 @@ def _classes(classes: Any) -> str:
     return ",".join(map(str, values)) or "-"
 
 
-def _created(stamp: Optional[str]) -> str:
+def _created(stamp: str | None) -> str:
     """A stored UTC ISO time as local 'YYYY-MM-DD HH:MM'."""
     try:
         return datetime.fromisoformat(str(stamp)).astimezone().strftime("%Y-%m-%d %H:%M")
@@ -103,7 +103,7 @@ def _activate(store: Any, model_id: int) -> str:
     return f"model {model_id} ({record['architecture']}) is now the active {record['kind']} model{replaced}"
 
 
-def _score_hint(store: Any, model_id: int, args: argparse.Namespace) -> Optional[str]:
+def _score_hint(store: Any, model_id: int, args: argparse.Namespace) -> str | None:
     """Where the model has not scored every usable image yet: the command that does it."""
     from binaudit.core.abid import IMAGE_USABLE_STATUSES
 
@@ -127,7 +127,7 @@ def cmd_activate(args: argparse.Namespace) -> int:
         try:
             print(_activate(store, args.id))
         except ModelFileError as exc:
-            raise SystemExit(f"binaudit: model {args.id} cannot be activated: {_one_line(exc)}")
+            raise SystemExit(f"binaudit: model {args.id} cannot be activated: {_one_line(exc)}") from None
         hint = _score_hint(store, args.id, args)
     if hint:
         print(hint)
@@ -150,7 +150,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         try:
             export_model(store, args.id, out)
         except (ModelFileError, OSError) as exc:
-            raise SystemExit(f"binaudit: model {args.id} cannot be exported: {_one_line(exc)}")
+            raise SystemExit(f"binaudit: model {args.id} cannot be exported: {_one_line(exc)}") from None
     print(f"exported model {args.id} ({record['kind']} {record['architecture']}) to {out} "
           f"({out.stat().st_size / 1e6:.1f} MB); use it with `binaudit models import {out} --db OTHER`")
     return 0
@@ -166,7 +166,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         try:
             result = import_model(store, workspace.models_dir, Path(args.file))
         except (ModelFileError, OSError) as exc:
-            raise SystemExit(f"binaudit: nothing imported: {_one_line(exc)}")
+            raise SystemExit(f"binaudit: nothing imported: {_one_line(exc)}") from None
         if result.created:
             print(f"imported {args.file} as model {result.model_id} ({result.kind}), files in {result.path.parent}")
         else:
@@ -176,7 +176,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             try:
                 print(_activate(store, result.model_id))
             except ModelFileError as exc:
-                raise SystemExit(f"binaudit: model {result.model_id} cannot be activated: {_one_line(exc)}")
+                raise SystemExit(f"binaudit: model {result.model_id} cannot be activated: {_one_line(exc)}") from None
         hint = _score_hint(store, result.model_id, args) if args.activate else None
     if hint:
         print(hint)

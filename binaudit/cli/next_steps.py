@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shlex
-from typing import Any, Optional
+from typing import Any
 
 from binaudit.core.workspace import Workspace
 
@@ -28,7 +28,7 @@ def first_model_steps(store: Any, workspace: Workspace) -> str:
             f"  binaudit score --active --db {ws}")
 
 
-def no_active_model_steps(store: Any, workspace: Workspace) -> Optional[str]:
+def no_active_model_steps(store: Any, workspace: Workspace) -> str | None:
     """Models registered but none active: the activate command for the newest; None when one is active."""
     if any(store.active_model(kind) for kind in ("resnet", "svm")):
         return None

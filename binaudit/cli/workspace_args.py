@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from typing import Optional
 
 from binaudit.core.store import Store
 from binaudit.core.workspace import Workspace, demo_workspace
@@ -21,12 +20,12 @@ def add_db_option_after_action(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", default=argparse.SUPPRESS, help=DB_HELP)
 
 
-def workspace_for(db: Optional[str]) -> Workspace:
+def workspace_for(db: str | None) -> Workspace:
     """The workspace --db names, or the demo workspace without it."""
     return Workspace.at(db) if db else demo_workspace()
 
 
-def open_store(db: Optional[str], must_exist: bool = True) -> tuple[Workspace, Store]:
+def open_store(db: str | None, must_exist: bool = True) -> tuple[Workspace, Store]:
     """The workspace --db names and its open store; a missing workspace stops the command with what to run."""
     workspace = workspace_for(db)
     if must_exist and not workspace.db_path.exists():

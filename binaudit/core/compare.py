@@ -9,9 +9,10 @@ only through its API; predictions must already be stored (score the images first
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +56,7 @@ def label_vs_predicted(effective: np.ndarray, predicted: np.ndarray, usable: np.
 class Evaluation:
     """One model on the compared images."""
 
-    model_id: Optional[int]
+    model_id: int | None
     name: str
     n: int
     accuracy: float
@@ -66,8 +67,8 @@ class Evaluation:
     predicted: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, model_id: Optional[int], name: str, ids: Sequence[str], labels: np.ndarray,
-           predicted: dict[str, int], n_classes: int) -> "Evaluation":
+    def of(cls, model_id: int | None, name: str, ids: Sequence[str], labels: np.ndarray,
+           predicted: dict[str, int], n_classes: int) -> Evaluation:
         pred = np.array([predicted[i] for i in ids], np.int64)
         acc, rmse = accuracy_and_rmse(labels, pred)
         cm = confusion_matrix(labels, pred, n_classes)
@@ -100,7 +101,7 @@ class Comparison:
     image_ids: list[str]
     labels: np.ndarray
     new: Evaluation
-    old: Optional[Evaluation]
+    old: Evaluation | None
     flips: list[Flip]
     source: str                       # where the image list came from (for the view's caption)
     left_out: int = 0                 # val images without a usable label or a prediction
@@ -126,7 +127,7 @@ def model_name(model: dict[str, Any]) -> str:
     return f"#{model['id']} {model.get('name') or model.get('architecture') or model.get('kind')}"
 
 
-def _run_of(store: Any, model: dict[str, Any]) -> Optional[dict[str, Any]]:
+def _run_of(store: Any, model: dict[str, Any]) -> dict[str, Any] | None:
     run_id = model.get("run_id")
     return store.get_run(int(run_id)) if run_id is not None else None
 
@@ -174,8 +175,8 @@ def missing_predictions(store: Any, model_id: int, ids: Sequence[str]) -> list[s
     return [i for i in ids if i not in done]
 
 
-def compare_models(store: Any, new_id: int, old_id: Optional[int],
-                   image_ids: Optional[Sequence[str]] = None) -> Comparison:
+def compare_models(store: Any, new_id: int, old_id: int | None,
+                   image_ids: Sequence[str] | None = None) -> Comparison:
     """Evaluate new (and old) on the same images: see the module docstring. Raises KeyError for unknown models."""
     new = store.get_model(new_id)
     if new is None:

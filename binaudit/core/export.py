@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from binaudit import __version__
 from binaudit.core import labels as L
@@ -105,7 +105,7 @@ def _as_unreviewed(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def audit_rows(store: Store, reviewed_only: bool = True,
-               image_ids: Optional[list[str]] = None) -> list[dict[str, Any]]:
+               image_ids: list[str] | None = None) -> list[dict[str, Any]]:
     """One row per image: recorded and effective label, who decided and when, the active models' predictions.
 
     An image whose decision was undone back to the recorded count (a "reset" event) is not a review:
@@ -129,7 +129,7 @@ def audit_rows(store: Store, reviewed_only: bool = True,
     return rows
 
 
-def result_columns(columns: Optional[Sequence[str]]) -> list[str]:
+def result_columns(columns: Sequence[str] | None) -> list[str]:
     """The columns to write: all of RESULT_FIELDS by default; image_id always comes first; unknown names refused."""
     if not columns:
         return list(RESULT_FIELDS)
@@ -139,8 +139,8 @@ def result_columns(columns: Optional[Sequence[str]]) -> list[str]:
     return ["image_id", *dict.fromkeys(c for c in columns if c != "image_id")]
 
 
-def export_audit_results(store: Store, out: Path, fmt: Optional[str] = None, reviewed_only: bool = True,
-                         image_ids: Optional[list[str]] = None, columns: Optional[Sequence[str]] = None) -> int:
+def export_audit_results(store: Store, out: Path, fmt: str | None = None, reviewed_only: bool = True,
+                         image_ids: list[str] | None = None, columns: Sequence[str] | None = None) -> int:
     """Write the audit results to out as CSV or JSON (by suffix unless fmt is given); returns the row count.
 
     reviewed_only / image_ids: which images (see audit_rows); columns: which fields (see result_columns).
@@ -179,8 +179,8 @@ def corrected_record(original: dict[str, Any], image: dict[str, Any], event: L.L
     return record
 
 
-def export_corrected_metadata(store: Store, out: Path, progress: Optional[ProgressCallback] = None,
-                              cancel: Optional[CancelCallback] = None) -> int:
+def export_corrected_metadata(store: Store, out: Path, progress: ProgressCallback | None = None,
+                              cancel: CancelCallback | None = None) -> int:
     """Write corrected copies of the reviewed images' metadata files to out/metadata/ (originals untouched)."""
     images = [i for i in store.reviewed_images_with_metadata() if i["label_status"] != L.RESET]  # undone: no review
     written = 0
@@ -203,7 +203,7 @@ def export_corrected_metadata(store: Store, out: Path, progress: Optional[Progre
 
 
 def export_image_folders(store: Store, out: Path, link: str = "hardlink",
-                         progress: Optional[ProgressCallback] = None, cancel: Optional[CancelCallback] = None) -> int:
+                         progress: ProgressCallback | None = None, cancel: CancelCallback | None = None) -> int:
     """Lay out trainable photos as out/<split>/<count>/<id>.jpg for other training tools."""
     labels = store.training_labels()
     splits = store.image_splits()

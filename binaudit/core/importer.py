@@ -18,7 +18,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from binaudit.core import abid
 from binaudit.core.abid import BinRecord, DatasetEntry, ImageError, MetadataError
@@ -62,7 +62,7 @@ def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
 
 
-def _stat(path: Optional[str]) -> tuple[Optional[int], Optional[int]]:
+def _stat(path: str | None) -> tuple[int | None, int | None]:
     if path is None:
         return None, None
     try:
@@ -141,8 +141,8 @@ def examine_entry(entry: DatasetEntry, split: str, imported_at: str) -> tuple[Im
 
 
 def import_dataset(store: Store, root: Path | str, *, ratios: tuple[float, float, float] = DEFAULT_RATIOS,
-                   progress: Optional[ProgressCallback] = None, cancel: Optional[CancelCallback] = None,
-                   workers: Optional[int] = None) -> ImportSummary:
+                   progress: ProgressCallback | None = None, cancel: CancelCallback | None = None,
+                   workers: int | None = None) -> ImportSummary:
     """Import (or refresh) the dataset at root into the store; only changed files are re-read.
 
     Splits follow ratios by bin: photos of one bin (splits.group_bins) share the split of the bin's key.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 CONFIRMED = "confirmed"
 CORRECTED = "corrected"
@@ -22,7 +22,7 @@ NOT_TRAINABLE = (UNCOUNTABLE, EXCLUDED)
 class StaleLabelError(Exception):
     """The image's label changed since the caller read it; nothing was written."""
 
-    def __init__(self, image_id: str, expected_event_id: Optional[int], current: "EffectiveLabel"):
+    def __init__(self, image_id: str, expected_event_id: int | None, current: EffectiveLabel):
         self.image_id = image_id
         self.expected_event_id = expected_event_id
         self.current = current
@@ -43,12 +43,12 @@ class LabelEvent:
     at: str
     action: str
     status: str
-    count: Optional[int]
-    reason: Optional[str]
-    previous_event_id: Optional[int]
-    previous_status: Optional[str]
-    previous_count: Optional[int]
-    predictions: Optional[dict[str, Any]]
+    count: int | None
+    reason: str | None
+    previous_event_id: int | None
+    previous_status: str | None
+    previous_count: int | None
+    predictions: dict[str, Any] | None
 
     def describe(self) -> str:
         return describe_label(self.status, self.count, self.reason)
@@ -59,12 +59,12 @@ class EffectiveLabel:
     """The label that counts now: the latest event, else the recorded count."""
 
     image_id: str
-    count: Optional[int]
+    count: int | None
     status: str
-    event_id: Optional[int]
-    user: Optional[str] = None
-    at: Optional[str] = None
-    reason: Optional[str] = None
+    event_id: int | None
+    user: str | None = None
+    at: str | None = None
+    reason: str | None = None
 
     @property
     def trainable(self) -> bool:
@@ -74,7 +74,7 @@ class EffectiveLabel:
         return describe_label(self.status, self.count, self.reason)
 
 
-def describe_label(status: str, count: Optional[int], reason: Optional[str] = None) -> str:
+def describe_label(status: str, count: int | None, reason: str | None = None) -> str:
     """Short human text such as "corrected to 4" or "uncountable (taped over)"."""
     if status == UNCOUNTABLE:
         return f"uncountable ({reason})" if reason else "uncountable"
@@ -85,7 +85,7 @@ def describe_label(status: str, count: Optional[int], reason: Optional[str] = No
     return f"{status} {count}" if status == CONFIRMED else f"{status} to {count}"
 
 
-def validate_event(status: str, count: Optional[int], reason: Optional[str]) -> None:
+def validate_event(status: str, count: int | None, reason: str | None) -> None:
     """Refuse an event that makes no sense before it reaches the database."""
     if status not in EVENT_STATUSES:
         raise ValueError(f"unknown label status {status!r}")

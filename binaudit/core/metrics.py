@@ -7,7 +7,8 @@ all-reduce that matrix to agree exactly.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -35,7 +36,7 @@ def accuracy_and_rmse(true: ArrayLike, pred: ArrayLike) -> tuple[float, float]:
     return float(np.mean(t == p)), float(np.sqrt(np.mean((t - p) ** 2)))
 
 
-def metrics_from_confusion(cm: np.ndarray, classes: Optional[Sequence[int]] = None) -> dict[str, Any]:
+def metrics_from_confusion(cm: np.ndarray, classes: Sequence[int] | None = None) -> dict[str, Any]:
     """accuracy, rmse (argmax count vs label), per-class accuracy / rmse / support, and the matrix itself."""
     cm = np.asarray(cm, dtype=np.float64)
     k = cm.shape[0]
@@ -56,7 +57,7 @@ def metrics_from_confusion(cm: np.ndarray, classes: Optional[Sequence[int]] = No
     }
 
 
-def _or_none(x: float) -> Optional[float]:
+def _or_none(x: float) -> float | None:
     """NaN (a class with no images) as None, so the figure is JSON's null."""
     return None if np.isnan(x) else float(x)
 

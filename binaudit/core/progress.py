@@ -6,7 +6,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Optional, TextIO
+from typing import TextIO
 
 ProgressCallback = Callable[[int, int], None]
 CancelCallback = Callable[[], bool]
@@ -16,13 +16,13 @@ class Cancelled(Exception):
     """Raised inside long work when the user asked to stop."""
 
 
-def check_cancel(cancel: Optional[CancelCallback]) -> None:
+def check_cancel(cancel: CancelCallback | None) -> None:
     """Raise Cancelled if the cancel callback says so."""
     if cancel is not None and cancel():
         raise Cancelled("cancelled by the user")
 
 
-def report(progress: Optional[ProgressCallback], done: int, total: int) -> None:
+def report(progress: ProgressCallback | None, done: int, total: int) -> None:
     """Call the progress callback if there is one."""
     if progress is not None:
         progress(done, total)
@@ -41,7 +41,7 @@ def _is_terminal(stream: TextIO) -> bool:
 
 @contextmanager
 def progress_bar(description: str, unit: str = "it",
-                 stream: Optional[TextIO] = None) -> Iterator[Callable[[int, int], None]]:
+                 stream: TextIO | None = None) -> Iterator[Callable[[int, int], None]]:
     """A tqdm bar driven by the (done, total) callbacks that the core and ml functions take.
 
     On a stream that is not a terminal (a log file, a pipe, CI) a redrawn bar floods the output with

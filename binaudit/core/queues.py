@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -89,7 +88,7 @@ def _recorded_as(recorded: int, pool: PoolFit) -> str:
 
 
 def explain_mismatch(parts: Sequence[ModelPart], p_recorded: float, recorded: int, pool: PoolFit,
-                     reason: Optional[str]) -> str:
+                     reason: str | None) -> str:
     """The Mismatch cell's tooltip: the rule, each model's p(recorded) and weight, the pooled P(variance)."""
     lines = []
     if reason:

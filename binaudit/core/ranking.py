@@ -5,8 +5,6 @@ Probabilities are (N, K) arrays over the counts 0..K-1. Missing labels are NaN a
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 
 
@@ -67,7 +65,7 @@ def class_thresholds(probs: np.ndarray, given: np.ndarray) -> np.ndarray:
 
 
 def label_issue_scores(probs: np.ndarray, given_labels: np.ndarray,
-                       thresholds: Optional[np.ndarray] = None) -> dict[str, np.ndarray]:
+                       thresholds: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Confident-learning style label-issue scores (higher = more likely mislabelled).
 
     Each class's probabilities are divided by its threshold t_j (the mean self-confidence of the

@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from hashlib import blake2b
-from typing import Optional
 
 from binaudit.core.abid import BinRecord
 
@@ -65,7 +64,7 @@ def parse_ratios(text: str) -> tuple[float, float, float]:
 
 
 # ---------------------------------------------------------------------------------------------- bins
-def record_key(expected_quantity: Optional[int], skus: Iterable[tuple[str, str, int]]) -> Optional[str]:
+def record_key(expected_quantity: int | None, skus: Iterable[tuple[str, str, int]]) -> str | None:
     """A digest of a record's contents, or None for a record without SKUs (an empty bin is no identity).
 
     skus: (key, asin, quantity) per SKU entry. Names, dimensions and weights are left out: the
@@ -78,12 +77,12 @@ def record_key(expected_quantity: Optional[int], skus: Iterable[tuple[str, str, 
     return blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
 
 
-def bin_record_key(record: BinRecord) -> Optional[str]:
+def bin_record_key(record: BinRecord) -> str | None:
     """record_key of a parsed metadata record (image_fname plays no part)."""
     return record_key(record.expected_quantity, ((key, sku.asin, sku.quantity) for key, sku in record.skus.items()))
 
 
-def _position(image_id: str) -> Optional[tuple[tuple[str, int], int]]:
+def _position(image_id: str) -> tuple[tuple[str, int], int] | None:
     """((prefix, digit count), number) of an id ending in digits: "00084" -> (("", 5), 84); "1" and "00001" differ."""
     if image_id.isascii() and image_id.isdigit():
         return ("", len(image_id)), int(image_id)
@@ -91,7 +90,7 @@ def _position(image_id: str) -> Optional[tuple[tuple[str, int], int]]:
     return None if match is None else ((match.group(1), len(match.group(2))), int(match.group(2)))
 
 
-def group_bins(asins: Iterable[tuple[str, str]], records: Iterable[tuple[str, Optional[str]]]) -> dict[str, str]:
+def group_bins(asins: Iterable[tuple[str, str]], records: Iterable[tuple[str, str | None]]) -> dict[str, str]:
     """image_id -> bin key (the smallest id of its bin) for the photos of bins with two or more photos.
 
     asins: (image_id, ASIN) per SKU entry; records: (image_id, record_key). Either may leave out what

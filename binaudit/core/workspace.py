@@ -19,7 +19,7 @@ class Workspace:
     root: Path
 
     @classmethod
-    def at(cls, path: Path | str) -> "Workspace":
+    def at(cls, path: Path | str) -> Workspace:
         """Accept a workspace folder or the path of its database file."""
         path = Path(path).expanduser()
         if path.suffix == ".db" or path.is_file():
@@ -50,7 +50,7 @@ class Workspace:
     def exists(self) -> bool:
         return self.db_path.exists()
 
-    def ensure(self) -> "Workspace":
+    def ensure(self) -> Workspace:
         for folder in (self.root, self.models_dir, self.runs_dir):
             folder.mkdir(parents=True, exist_ok=True)
         return self

@@ -16,7 +16,7 @@ import os
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +47,7 @@ def save_cross_fit(manifest_path: Path, image_ids: Sequence[str], probs: np.ndar
     return out
 
 
-def entry(manifest: Any) -> Optional[dict]:
+def entry(manifest: Any) -> dict | None:
     """The manifest's cross_fit entry, checked for shape; None when the model has none."""
     cf = manifest.get("cross_fit") if isinstance(manifest, dict) else None
     if cf is None:
@@ -61,7 +61,7 @@ def entry(manifest: Any) -> Optional[dict]:
     return cf
 
 
-def load_cross_fit(manifest: dict, folder: Path, n_classes: Optional[int] = None) -> dict[str, np.ndarray]:
+def load_cross_fit(manifest: dict, folder: Path, n_classes: int | None = None) -> dict[str, np.ndarray]:
     """{image id: out-of-fold probabilities} of a model (empty when it has none), after checking the file's
     sha256 against the manifest, that it is a plain npz without pickles, and its shapes."""
     cf = entry(manifest)

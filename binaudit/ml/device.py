@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import ContextManager, Optional
+from contextlib import AbstractContextManager as ContextManager
 
 import torch
 
@@ -17,7 +17,7 @@ def _mps_available() -> bool:
     return bool(mps is not None and mps.is_available())
 
 
-def choose_device(requested: Optional[str] = "auto") -> torch.device:
+def choose_device(requested: str | None = "auto") -> torch.device:
     """Return the device to use: "auto"/None picks CUDA, then MPS, then CPU; explicit names are checked."""
     name = (requested or "auto").strip().lower()
     if name == "auto":

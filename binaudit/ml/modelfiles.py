@@ -13,14 +13,16 @@ import json
 import os
 import struct
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Protocol, Sequence, Union, runtime_checkable
+from typing import Any
 
 import numpy as np
 import torch
 
 from binaudit.core.kinds import MODEL_KINDS
 
+from .count_models import CountModel, ResNetModel, SVMModel
 from .heads import HEADS
 from .preprocess import letterbox_of, preprocessing_spec
 from .resnet import ARCHITECTURES, ResNetCounter, build_resnet
@@ -30,98 +32,11 @@ FORMAT = "binaudit-model"
 FORMAT_VERSION = 1
 WEIGHT_SUFFIX = {"resnet": ".safetensors", "svm": ".npz"}
 MAX_HEADER = 100 * 1024 * 1024
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
 
 
 class ModelFileError(Exception):
     """A model file that binaudit refuses to load, with the reason in words."""
-
-
-@runtime_checkable
-class CountModel(Protocol):
-    """What scoring, training reports and the GUI need from any count model."""
-
-    kind: str
-    architecture: str
-    classes: list[int]
-    input_size: int
-    manifest: dict
-
-    def transform(self, image: Any) -> torch.Tensor: ...  # PIL image -> model input (picklable, for workers)
-    def to(self, device: Any) -> "CountModel": ...
-    def forward_batch(self, batch: torch.Tensor) -> tuple[np.ndarray, np.ndarray]: ...  # (counts, probs)
-    def predict_proba(self, images: Sequence[Any]) -> np.ndarray: ...
-    def predict(self, images: Sequence[Any]) -> np.ndarray: ...
-
-
-# ---------------------------------------------------------------- concrete models
-
-class ResNetModel(ResNetCounter):
-    """A ResNetCounter that follows the CountModel protocol (predicted count = argmax)."""
-
-    def __init__(self, *args: Any, manifest: Optional[dict] = None, tta: bool = False, **kw: Any):
-        super().__init__(*args, **kw)
-        self.manifest = manifest or {}
-        self.tta = tta
-
-    def forward_batch(self, batch: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        probs = self.predict_batch(batch, tta=self.tta)
-        return np.asarray(self.classes)[probs.argmax(axis=1)], probs
-
-    def predict(self, images: Sequence[Any]) -> np.ndarray:
-        return np.asarray(self.classes)[self.predict_proba(images, tta=self.tta).argmax(axis=1)]
-
-
-class _FeatureTransform:
-    """Picklable PIL image -> float32 feature tensor, for DataLoader workers."""
-
-    def __init__(self, spec: FeatureSpec):
-        self.spec = spec
-
-    def __call__(self, image: Any) -> torch.Tensor:
-        return torch.from_numpy(self.spec(image))
-
-
-class SVMModel:
-    """TorchSVM + its feature spec as a CountModel; probabilities spread over all N count classes."""
-
-    kind = "svm"
-
-    def __init__(self, svm: TorchSVM, features: FeatureSpec, classes: Sequence[int], manifest: Optional[dict] = None,
-                 architecture: str = "svm", device: Union[str, torch.device] = "cpu"):
-        self.svm, self.features = svm, features
-        self.classes = [int(c) for c in classes]
-        self.input_size = features.size
-        self.manifest = manifest or {}
-        self.architecture = architecture
-        self.transform = _FeatureTransform(features)
-        self._columns = np.array([self.classes.index(int(c)) for c in svm.classes])
-        self.to(device)
-
-    def to(self, device: Union[str, torch.device, None]) -> "SVMModel":
-        from .device import choose_device
-        self.device = device if isinstance(device, torch.device) else choose_device(device)
-        if self.device.type == "mps":  # MPS has no float64, and the exact libsvm maths needs it
-            self.device = torch.device("cpu")
-        self.svm.to(self.device)
-        return self
-
-    def forward_batch(self, batch: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        index, p = self.svm.predict_with_proba(batch)
-        probs = np.zeros((len(index), len(self.classes)))
-        probs[:, self._columns] = p
-        return self.svm.classes[index].astype(np.int64), probs
-
-    def _batch(self, images: Sequence[Any]) -> torch.Tensor:
-        if isinstance(images, torch.Tensor):
-            return images if images.ndim == 2 else images.unsqueeze(0)
-        return torch.stack([im if isinstance(im, torch.Tensor) else self.transform(im) for im in images])
-
-    def predict_proba(self, images: Sequence[Any]) -> np.ndarray:
-        return self.forward_batch(self._batch(images))[1]
-
-    def predict(self, images: Sequence[Any]) -> np.ndarray:
-        return self.forward_batch(self._batch(images))[0]
 
 
 # ---------------------------------------------------------------- saving
@@ -159,11 +74,11 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def save_resnet(model: Union[torch.nn.Module, ResNetCounter], out: PathLike, *, architecture: str,
-                input_size: int = 224, classes: Optional[Sequence[int]] = None, training_run: Any = None,
-                metrics: Optional[dict] = None, tta: bool = False, head: str = "softmax",
-                calibration: Optional[dict] = None, letterbox: bool = False, jitter: float = 0.0,
-                or_more: bool = False, training: Optional[dict] = None) -> Path:
+def save_resnet(model: torch.nn.Module | ResNetCounter, out: PathLike, *, architecture: str,
+                input_size: int = 224, classes: Sequence[int] | None = None, training_run: Any = None,
+                metrics: dict | None = None, tta: bool = False, head: str = "softmax",
+                calibration: dict | None = None, letterbox: bool = False, jitter: float = 0.0,
+                or_more: bool = False, training: dict | None = None) -> Path:
     """Write NAME.safetensors + NAME.json for a ResNet; returns the manifest path.
 
     The manifest says how to turn the outputs into probabilities ("head", "calibration": the temperature
@@ -184,8 +99,8 @@ def save_resnet(model: Union[torch.nn.Module, ResNetCounter], out: PathLike, *, 
                            training_run=training_run, metrics=metrics or {})
 
 
-def save_svm(svm: TorchSVM, features: FeatureSpec, out: PathLike, *, classes: Optional[Sequence[int]] = None,
-             training_run: Any = None, metrics: Optional[dict] = None, calibration: Optional[dict] = None,
+def save_svm(svm: TorchSVM, features: FeatureSpec, out: PathLike, *, classes: Sequence[int] | None = None,
+             training_run: Any = None, metrics: dict | None = None, calibration: dict | None = None,
              or_more: bool = False) -> Path:
     """Write NAME.npz + NAME.json for an SVM; returns the manifest path (the calibrator itself is in the npz)."""
     classes = list(classes) if classes is not None else list(range(int(max(svm.classes)) + 1))
@@ -209,7 +124,7 @@ def _svm_probabilities(svm: TorchSVM) -> str:
 
 # ---------------------------------------------------------------- loading
 
-def read_manifest(path_or_manifest: Union[PathLike, dict], base_dir: Optional[PathLike] = None
+def read_manifest(path_or_manifest: PathLike | dict, base_dir: PathLike | None = None
                   ) -> tuple[dict, Path]:
     """(validated manifest, weights path) from a manifest path, a weights path or a manifest dict."""
     if isinstance(path_or_manifest, dict):
@@ -250,7 +165,7 @@ def _validate_manifest(m: Any) -> None:
         raise ModelFileError("the manifest does not name its weights file")
 
 
-def _check_hash(weights: Path, manifest: dict, expected_sha256: Optional[str]) -> None:
+def _check_hash(weights: Path, manifest: dict, expected_sha256: str | None) -> None:
     if not weights.is_file():
         raise ModelFileError(f"weights file missing: {weights}")
     actual = sha256_file(weights)
@@ -262,7 +177,7 @@ def _check_hash(weights: Path, manifest: dict, expected_sha256: Optional[str]) -
                              f"!= recorded {expected_sha256[:12]}...; refusing to load it")
 
 
-def describe_foreign(path: Path) -> Optional[str]:
+def describe_foreign(path: Path) -> str | None:
     """A word on what a file is if it is a known unsafe/foreign format (pickle, .pt, joblib), else None."""
     with open(path, "rb") as fh:
         head = fh.read(16)
@@ -318,8 +233,8 @@ def _sniff(path: Path, kind: str) -> None:
     (_check_safetensors if kind == "resnet" else _check_npz)(path)
 
 
-def load_model(path_or_manifest: Union[PathLike, dict], *, device: Union[str, torch.device, None] = "cpu",
-               expected_sha256: Optional[str] = None, base_dir: Optional[PathLike] = None) -> CountModel:
+def load_model(path_or_manifest: PathLike | dict, *, device: str | torch.device | None = "cpu",
+               expected_sha256: str | None = None, base_dir: PathLike | None = None) -> CountModel:
     """Verify and load a model file (manifest or weights path, or a manifest dict) as a CountModel."""
     manifest, weights = read_manifest(path_or_manifest, base_dir)
     _check_hash(weights, manifest, expected_sha256)
@@ -382,8 +297,8 @@ def _load_svm(weights: Path, manifest: dict, device: Any) -> SVMModel:
 
 # ---------------------------------------------------------------- registry
 
-def register_model_file(store: Any, manifest_path: PathLike, run_id: Optional[int] = None,
-                        label_snapshot: Optional[str] = None, name: Optional[str] = None) -> int:
+def register_model_file(store: Any, manifest_path: PathLike, run_id: int | None = None,
+                        label_snapshot: str | None = None, name: str | None = None) -> int:
     """Verify a model file (it must load) and record it in the store; returns the model id (not activated)."""
     manifest, weights = read_manifest(manifest_path)
     load_model(manifest_path, device="cpu")
@@ -402,7 +317,7 @@ def registered_path(store: Any, record: dict) -> Path:
     return path
 
 
-def load_registered(store: Any, model_id: int, device: Union[str, torch.device, None] = "cpu") -> CountModel:
+def load_registered(store: Any, model_id: int, device: str | torch.device | None = "cpu") -> CountModel:
     """Load a registered model, checking its file against both the manifest and the store's sha256."""
     record = store.get_model(model_id)
     if record is None:

@@ -20,7 +20,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from binaudit import __version__
 
@@ -191,7 +191,7 @@ def _unpack_cross_fit(z: zipfile.ZipFile, manifest: dict, members: dict[str, zip
 
 # ---------------------------------------------------------------- import
 
-def _already_registered(store: Any, kind: str, sha256: str) -> Optional[dict]:
+def _already_registered(store: Any, kind: str, sha256: str) -> dict | None:
     return next((m for m in store.list_models(kind) if m["sha256"] == sha256), None)
 
 

@@ -4,7 +4,6 @@ aspect ratio and pad), normalise, TTA, and the training-only colour/contrast jit
 from __future__ import annotations
 
 import os
-from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -17,7 +16,7 @@ INPUT_SIZES: tuple[int, ...] = (64, 128, 224)
 MAX_PIXELS = 40_000_000  # far above any bin photo; refuses decompression bombs before decoding
 MAX_SIDE = 16_384  # a side longer than this is a forged or broken header, not a bin photo
 
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
 LETTERBOX_FILL: tuple[int, int, int] = tuple(int(round(255 * m)) for m in IMAGENET_MEAN)  # normalises to ~0
 
 
@@ -150,7 +149,7 @@ def preprocessing_spec(input_size: int, letterbox: bool = False, jitter: float =
     return spec
 
 
-def letterbox_of(spec: Optional[dict]) -> bool:
+def letterbox_of(spec: dict | None) -> bool:
     """Whether a manifest's preprocessing says letterbox (old manifests: squash)."""
     return isinstance(spec, dict) and spec.get("resize") == "letterbox"
 

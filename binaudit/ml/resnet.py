@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -34,7 +34,7 @@ def _constructor(arch: str):
         raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}") from None
 
 
-def build_resnet(arch: str, num_classes: int = 6, weights: Optional[Union[str, os.PathLike]] = None,
+def build_resnet(arch: str, num_classes: int = 6, weights: str | os.PathLike | None = None,
                  head: str = "softmax") -> nn.Module:
     """A ResNet with a num_classes head of the given type (binaudit.ml.heads); weights: None (scratch),
     "imagenet" (torchvision's weights API), or a local ImageNet state dict file."""
@@ -111,7 +111,7 @@ def _load_imagenet_file(model: nn.Module, path: Path) -> None:
     model.load_state_dict(body, strict=False)
 
 
-ImageLike = Union[Image.Image, torch.Tensor]
+ImageLike = Image.Image | torch.Tensor
 
 
 class ResNetCounter:
@@ -120,7 +120,7 @@ class ResNetCounter:
     kind = "resnet"
 
     def __init__(self, model: nn.Module, architecture: str, input_size: int = 224,
-                 classes: Optional[Sequence[int]] = None, device: Union[str, torch.device, None] = "cpu",
+                 classes: Sequence[int] | None = None, device: str | torch.device | None = "cpu",
                  head: str = "softmax", temperature: float = 1.0, letterbox: bool = False):
         self.architecture = architecture
         self.input_size = int(input_size)
@@ -133,7 +133,7 @@ class ResNetCounter:
         self.transform = eval_transform(self.input_size, letterbox=self.letterbox)
         self.to(device)
 
-    def to(self, device: Union[str, torch.device, None]) -> "ResNetCounter":
+    def to(self, device: str | torch.device | None) -> ResNetCounter:
         """Move the network to a device ("auto" allowed), in that device's fastest layout."""
         self.device = device if isinstance(device, torch.device) else devmod.choose_device(device)
         self.model = devmod.prepare_module(self.model, self.device)
@@ -154,7 +154,7 @@ class ResNetCounter:
             probs = apply_temperature(probs, self.temperature)
         return probs
 
-    def predict_proba(self, images: Union[torch.Tensor, Sequence[ImageLike]], tta: bool = False) -> np.ndarray:
+    def predict_proba(self, images: torch.Tensor | Sequence[ImageLike], tta: bool = False) -> np.ndarray:
         """Probabilities (B, N) for a preprocessed batch tensor or a list of PIL images / (3, S, S) tensors."""
         if isinstance(images, torch.Tensor):
             batch = images if images.ndim == 4 else images.unsqueeze(0)

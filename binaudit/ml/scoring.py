@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -67,13 +68,13 @@ class ScoreSummary:
 class ImageDataset(Dataset):
     """(position, model input or None, error message) per image; decode failures do not raise."""
 
-    def __init__(self, paths: Sequence[Optional[str]], transform: Callable[[Any], torch.Tensor]):
+    def __init__(self, paths: Sequence[str | None], transform: Callable[[Any], torch.Tensor]):
         self.paths, self.transform = list(paths), transform
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, i: int) -> tuple[int, Optional[torch.Tensor], str]:
+    def __getitem__(self, i: int) -> tuple[int, torch.Tensor | None, str]:
         path = self.paths[i]
         if not path:
             return i, None, "no image file recorded"
@@ -85,8 +86,8 @@ class ImageDataset(Dataset):
             return i, None, f"{path}: preprocessing failed ({type(exc).__name__}: {exc})"
 
 
-def collate_scored(items: list[tuple[int, Optional[torch.Tensor], str]]
-                   ) -> tuple[list[int], Optional[torch.Tensor], list[tuple[int, str]]]:
+def collate_scored(items: list[tuple[int, torch.Tensor | None, str]]
+                   ) -> tuple[list[int], torch.Tensor | None, list[tuple[int, str]]]:
     """Stack the readable images; pass the failures through as (position, message)."""
     ok = [(i, x) for i, x, _ in items if x is not None]
     bad = [(i, msg) for i, x, msg in items if x is None]
@@ -94,7 +95,7 @@ def collate_scored(items: list[tuple[int, Optional[torch.Tensor], str]]
     return [i for i, _ in ok], batch, bad
 
 
-def make_loader(paths: Sequence[Optional[str]], model: CountModel, batch_size: int, num_workers: int,
+def make_loader(paths: Sequence[str | None], model: CountModel, batch_size: int, num_workers: int,
                 pin_memory: bool = False) -> DataLoader:
     """The DataLoader that feeds a model: worker processes decode and preprocess in order."""
     extra = {"prefetch_factor": 4, "persistent_workers": False} if num_workers > 0 else {}
@@ -108,18 +109,18 @@ def _nan_if_none(value: Any) -> float:
     return float("nan") if value is None else float(value)
 
 
-def _none_if_nan(value: float) -> Optional[float]:
+def _none_if_nan(value: float) -> float | None:
     return None if value is None or math.isnan(value) else float(value)
 
 
-def top_or_more(manifest: Any) -> Optional[int]:
+def top_or_more(manifest: Any) -> int | None:
     """The top class of a model whose last class means "that many or more" (trained with --or-more), else None."""
     if isinstance(manifest, dict) and manifest.get("top_class_or_more") and manifest.get("classes"):
         return int(max(manifest["classes"]))
     return None
 
 
-def clip_to_top(counts: np.ndarray, top: Optional[int]) -> np.ndarray:
+def clip_to_top(counts: np.ndarray, top: int | None) -> np.ndarray:
     """Counts as such a model sees them: anything at or above its top class is that class (NaN stays NaN)."""
     if top is None:
         return counts
@@ -148,7 +149,7 @@ def prediction_rows(image_ids: Sequence[str], counts: np.ndarray, probs: np.ndar
 class _Writer:
     """Computes ranking scores and writes batches on one background thread, a bounded number ahead."""
 
-    def __init__(self, store: Any, model_id: int, top: Optional[int] = None):
+    def __init__(self, store: Any, model_id: int, top: int | None = None):
         self.store, self.model_id, self.top = store, model_id, top
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="score-writer")
         self.pending: list[Future] = []
@@ -173,7 +174,7 @@ class _Writer:
 
 # ---------------------------------------------------------------- the run
 
-def images_to_score(store: Any, model_id: int, image_ids: Optional[Sequence[str]], force: bool
+def images_to_score(store: Any, model_id: int, image_ids: Sequence[str] | None, force: bool
                     ) -> tuple[list[str], int, int]:
     """(ids still to score, total asked for, how many were already scored)."""
     ids = list(image_ids) if image_ids is not None else store.image_ids(status=IMAGE_USABLE_STATUSES)
@@ -184,10 +185,10 @@ def images_to_score(store: Any, model_id: int, image_ids: Optional[Sequence[str]
     return todo, len(ids), len(ids) - len(todo)
 
 
-def score_images(store: Any, model_id: int, *, device: Optional[str] = "auto", batch_size: int = 64,
-                 num_workers: int = 2, force: bool = False, image_ids: Optional[Sequence[str]] = None,
-                 progress: Optional[ProgressCallback] = None, cancel: Optional[CancelCallback] = None,
-                 model: Optional[CountModel] = None) -> ScoreSummary:
+def score_images(store: Any, model_id: int, *, device: str | None = "auto", batch_size: int = 64,
+                 num_workers: int = 2, force: bool = False, image_ids: Sequence[str] | None = None,
+                 progress: ProgressCallback | None = None, cancel: CancelCallback | None = None,
+                 model: CountModel | None = None) -> ScoreSummary:
     """Score the images (all usable ones by default) with a registered model and store the predictions.
 
     Returns a ScoreSummary; cancel() returning True stops after the current batch (what was scored
@@ -239,8 +240,8 @@ def write_cross_fitted(store: Any, model_id: int, model: CountModel, ids: list[s
 
 
 def _run(store: Any, model_id: int, model: CountModel, todo: list[str], summary: ScoreSummary, batch_size: int,
-         num_workers: int, dev: torch.device, progress: Optional[ProgressCallback],
-         cancel: Optional[CancelCallback], total: int) -> None:
+         num_workers: int, dev: torch.device, progress: ProgressCallback | None,
+         cancel: CancelCallback | None, total: int) -> None:
     paths = store.image_paths(todo)
     loader = make_loader([paths.get(i) for i in todo], model, batch_size, num_workers, dev.type == "cuda")
     writer = _Writer(store, model_id, top_or_more(getattr(model, "manifest", None)))
@@ -299,7 +300,7 @@ def _labels(store: Any, ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return recorded, given
 
 
-def _with_run_oof(store: Any, record: Optional[dict], preds: list[dict], probs: np.ndarray) -> np.ndarray:
+def _with_run_oof(store: Any, record: dict | None, preds: list[dict], probs: np.ndarray) -> np.ndarray:
     """probs, with the model's own run's out-of-fold probabilities for rows the model itself scored (older
     models, saved without cross-fitted predictions); rows already 'oof' stay as they are."""
     run_id = (record or {}).get("run_id")

@@ -18,9 +18,9 @@ differ from it.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -102,7 +102,7 @@ class FeatureSpec:
         return {"size": self.size, "hog": self.hog, "blobs": self.blobs, "hog_size": self.hog_size}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "FeatureSpec":
+    def from_dict(cls, d: dict) -> FeatureSpec:
         return cls(int(d.get("size", 32)), bool(d.get("hog", False)), bool(d.get("blobs", False)),
                    int(d.get("hog_size", 64)))
 
@@ -110,7 +110,7 @@ class FeatureSpec:
 # ---------------------------------------------------------------- training
 
 def fit_svm(X: np.ndarray, y: np.ndarray, kernel: str = "rbf", C: float = 100.0,
-            gamma: Union[str, float] = "scale", n_components: Optional[int] = 100,
+            gamma: str | float = "scale", n_components: int | None = 100,
             degree: int = 3, coef0: float = 0.0, random_state: int = 0) -> Pipeline:
     """Fit StandardScaler -> PCA(randomized) -> SVC on float64 features; n_components None/0 skips PCA.
 
@@ -149,8 +149,8 @@ class TorchSVM:
               "support_vectors", "dual_coef", "intercept", "n_support", "classes")
 
     def __init__(self, params: dict[str, np.ndarray], kernel: str, gamma: float, coef0: float, degree: int,
-                 temperature: float = 1.0, device: Union[str, torch.device] = "cpu",
-                 calibrator: Optional[DecisionCalibrator] = None):
+                 temperature: float = 1.0, device: str | torch.device = "cpu",
+                 calibrator: DecisionCalibrator | None = None):
         if kernel not in KERNELS:
             raise ValueError(f"unknown kernel {kernel!r}")
         self.params = {k: np.asarray(params[k]) for k in self.ARRAYS}
@@ -166,7 +166,7 @@ class TorchSVM:
     # ------------------------------------------------ construction and files
 
     @classmethod
-    def from_pipeline(cls, pipe: Pipeline, device: Union[str, torch.device] = "cpu") -> "TorchSVM":
+    def from_pipeline(cls, pipe: Pipeline, device: str | torch.device = "cpu") -> TorchSVM:
         """Read every parameter the fitted pipeline uses for prediction (libsvm sign convention)."""
         scaler, pca, svc = pipe.named_steps["scale"], pipe.named_steps["pca"], pipe.named_steps["svc"]
         d = svc.support_vectors_.shape[1]
@@ -188,7 +188,7 @@ class TorchSVM:
         }
         return cls(params, svc.kernel, svc._gamma, svc.coef0, svc.degree, 1.0, device)
 
-    def save_npz(self, path: Union[str, os.PathLike], features: Optional[FeatureSpec] = None) -> None:
+    def save_npz(self, path: str | os.PathLike, features: FeatureSpec | None = None) -> None:
         """Write every parameter to an .npz of plain numeric/unicode arrays (no pickles)."""
         extra = {"format": np.array(NPZ_FORMAT), "kernel": np.array(self.kernel),
                  "gamma": np.array(self.gamma), "coef0": np.array(self.coef0), "degree": np.array(self.degree),
@@ -202,8 +202,8 @@ class TorchSVM:
             np.savez(fh, **self.params, **extra)
 
     @classmethod
-    def load_npz(cls, path: Union[str, os.PathLike], device: Union[str, torch.device] = "cpu"
-                 ) -> tuple["TorchSVM", Optional[FeatureSpec]]:
+    def load_npz(cls, path: str | os.PathLike, device: str | torch.device = "cpu"
+                 ) -> tuple[TorchSVM, FeatureSpec | None]:
         """Read an .npz written by save_npz with allow_pickle=False; ValueError if it is not one."""
         with np.load(path, allow_pickle=False) as z:
             if "format" not in z.files or str(z["format"]) != NPZ_FORMAT:
@@ -229,7 +229,7 @@ class TorchSVM:
                       float(z["temperature"]), device, calibrator)
         return svm, feats
 
-    def to(self, device: Union[str, torch.device]) -> "TorchSVM":
+    def to(self, device: str | torch.device) -> TorchSVM:
         """Put the parameter tensors (float64) on a device."""
         self.device = torch.device(device)
         t = {k: torch.as_tensor(np.asarray(v, dtype=np.float64), device=self.device)
@@ -244,7 +244,7 @@ class TorchSVM:
 
     # ------------------------------------------------ maths
 
-    def transform(self, X: Union[np.ndarray, torch.Tensor]) -> torch.Tensor:
+    def transform(self, X: np.ndarray | torch.Tensor) -> torch.Tensor:
         """Scaler then PCA projection (then whitening), float64 on the model's device."""
         t = self._t
         X = torch.as_tensor(X, device=self.device).to(torch.float64)
@@ -265,7 +265,7 @@ class TorchSVM:
             return (self.gamma * dot + self.coef0) ** self.degree
         return torch.tanh(self.gamma * dot + self.coef0)
 
-    def ovo_decision(self, X: Union[np.ndarray, torch.Tensor]) -> torch.Tensor:
+    def ovo_decision(self, X: np.ndarray | torch.Tensor) -> torch.Tensor:
         """libsvm's one-vs-one decision values (n, n_pairs); positive votes for the lower class of the pair."""
         return self._kernel(self.transform(X)) @ self._W + self._t["intercept"]
 
@@ -279,11 +279,11 @@ class TorchSVM:
         votes.index_add_(1, jj, 1 - pos)
         return votes
 
-    def predict_index(self, X: Union[np.ndarray, torch.Tensor]) -> np.ndarray:
+    def predict_index(self, X: np.ndarray | torch.Tensor) -> np.ndarray:
         """Index into self.classes of the winning class; ties go to the lower index (torch.argmax, like libsvm)."""
         return torch.argmax(self.votes(self.ovo_decision(X)), dim=1).cpu().numpy()
 
-    def predict(self, X: Union[np.ndarray, torch.Tensor]) -> np.ndarray:
+    def predict(self, X: np.ndarray | torch.Tensor) -> np.ndarray:
         """Class labels, equal to the sklearn pipeline's predict."""
         return self.classes[self.predict_index(X)]
 
@@ -304,17 +304,17 @@ class TorchSVM:
             return torch.softmax((dec @ coef.T + intercept) / self.temperature, dim=1)
         return torch.softmax(self.margin_scores(dec) / self.temperature, dim=1)
 
-    def predict_proba(self, X: Union[np.ndarray, torch.Tensor]) -> np.ndarray:
+    def predict_proba(self, X: np.ndarray | torch.Tensor) -> np.ndarray:
         """Probabilities (n, n_classes) over self.classes (proba_from_decision)."""
         return self.proba_from_decision(self.ovo_decision(X)).cpu().numpy()
 
-    def predict_with_proba(self, X: Union[np.ndarray, torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
+    def predict_with_proba(self, X: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """(class indices as predict_index gives them, probabilities) from one kernel evaluation."""
         dec = self.ovo_decision(X)
         index = torch.argmax(self.votes(dec), dim=1).cpu().numpy()
         return index, self.proba_from_decision(dec).cpu().numpy()
 
-    def margin_probabilities(self, X: Union[np.ndarray, torch.Tensor], temperature: float = 1.0) -> np.ndarray:
+    def margin_probabilities(self, X: np.ndarray | torch.Tensor, temperature: float = 1.0) -> np.ndarray:
         """The pre-calibrator probabilities softmax(margin_scores / T), for reports comparing the two."""
         return torch.softmax(self.margin_scores(self.ovo_decision(X)) / temperature, dim=1).cpu().numpy()
 
@@ -324,8 +324,8 @@ class TorchSVM:
         known = np.array([v in index for v in np.asarray(y).tolist()], dtype=bool)
         return known, np.array([index[v] for v in np.asarray(y)[known].tolist()], dtype=np.int64)
 
-    def calibrate(self, X_val: Union[np.ndarray, torch.Tensor], y_val: np.ndarray,
-                  groups: Optional[Sequence] = None, seed: int = 0) -> float:
+    def calibrate(self, X_val: np.ndarray | torch.Tensor, y_val: np.ndarray,
+                  groups: Sequence | None = None, seed: int = 0) -> float:
         """Fit the decision-value calibrator on held-out images (groups: their bins, for its cross-validated
         penalty) and reset the temperature to 1; returns the temperature."""
         known, target = self.class_index(y_val)

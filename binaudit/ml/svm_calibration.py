@@ -15,8 +15,8 @@ class absent from the held-out set keeps a small, finite probability.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import numpy as np
 
@@ -73,7 +73,7 @@ def _log_prior(target: np.ndarray, n_classes: int) -> np.ndarray:
     return np.log(counts / counts.sum())
 
 
-def _folds(n: int, groups: Optional[Sequence], folds: int, seed: int) -> np.ndarray:
+def _folds(n: int, groups: Sequence | None, folds: int, seed: int) -> np.ndarray:
     """A fold number per image; images of one group share a fold."""
     keys = np.unique(np.asarray(groups if groups is not None else np.arange(n)).astype(str), return_inverse=True)[1]
     order = np.random.default_rng(seed).permutation(keys.max() + 1)
@@ -91,7 +91,7 @@ def _cv_nll(dec: np.ndarray, target: np.ndarray, n_classes: int, l2: float, fold
 
 
 def fit_decision_calibrator(dec: np.ndarray, target: np.ndarray, n_classes: int,
-                            groups: Optional[Sequence] = None, grid: Sequence[float] = L2_GRID,
+                            groups: Sequence | None = None, grid: Sequence[float] = L2_GRID,
                             folds: int = CV_FOLDS, seed: int = 0) -> tuple[DecisionCalibrator, dict]:
     """Fit p = softmax(W d + b) on held-out decision values dec (n, P) and class indices target; the L2
     penalty is the grid value with the lowest k-fold cross-validated NLL. Returns (calibrator, info)."""

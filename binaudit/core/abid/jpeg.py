@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import struct
 from pathlib import Path
-from typing import Optional
 
 from PIL import Image, UnidentifiedImageError
 
@@ -46,7 +45,7 @@ _MARKERS_WITHOUT_LENGTH = frozenset((0x01, *range(0xD0, 0xD8)))
 _U16, _TWO_U16 = struct.Struct(">H"), struct.Struct(">HH")
 
 
-def jpeg_header_size(head: bytes) -> Optional[tuple[int, int]]:
+def jpeg_header_size(head: bytes) -> tuple[int, int] | None:
     """(width, height) from the SOF segment of a JPEG's first bytes, or None if not found there.
 
     A marker walk over bytes already read: ~50x faster than opening the file with Pillow,

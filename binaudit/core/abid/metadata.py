@@ -10,7 +10,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Optional, Union
+from typing import Annotated, Any
 
 import msgspec
 import orjson
@@ -51,11 +51,11 @@ class SkuRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=Fals
     asin: str  # ASIN-like: checked after decoding, for all codes of a record at once
     quantity: _Quantity
     name: _Text = ""
-    normalized_name: Optional[_Text] = msgspec.field(default=None, name="normalizedName")
-    length: Optional[Measure] = None
-    width: Optional[Measure] = None
-    height: Optional[Measure] = None
-    weight: Optional[Measure] = None
+    normalized_name: _Text | None = msgspec.field(default=None, name="normalizedName")
+    length: Measure | None = None
+    width: Measure | None = None
+    height: Measure | None = None
+    weight: Measure | None = None
 
 
 class BinRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -63,13 +63,13 @@ class BinRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     skus: dict[str, SkuRecord] = msgspec.field(name="BIN_FCSKU_DATA")
     expected_quantity: _Quantity = msgspec.field(name="EXPECTED_QUANTITY")
-    image_fname: Optional[_Text] = None
+    image_fname: _Text | None = None
 
     @property
     def sku_quantity_sum(self) -> int:
         return sum(s.quantity for s in self.skus.values())
 
-    def consistency_problem(self) -> Optional[str]:
+    def consistency_problem(self) -> str | None:
         """Why the record contradicts itself, or None when it adds up."""
         total = self.sku_quantity_sum
         if total != self.expected_quantity:
@@ -167,7 +167,7 @@ def _require_str(value: Any, where: str, allow_empty: bool = False) -> str:
     return value
 
 
-def _parse_measure(value: Any, where: str) -> Optional[Measure]:
+def _parse_measure(value: Any, where: str) -> Measure | None:
     if value is None:
         return None
     if type(value) is not dict:
@@ -236,8 +236,8 @@ def parse_metadata_checked(data: bytes) -> BinRecord:
         raise MetadataError(f"unexpected content ({type(exc).__name__})") from None
 
 
-_MaybeText = Union[_Text, None, UnsetType]
-_MaybeMeasure = Union[Measure, None, UnsetType]
+_MaybeText = _Text | None | UnsetType
+_MaybeMeasure = Measure | None | UnsetType
 
 
 class _SkuDoc(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
@@ -289,7 +289,7 @@ def _sku_record(sku: _SkuDoc) -> SkuRecord:
                      None if height is UNSET else height, None if weight is UNSET else weight)
 
 
-def parse_metadata_fast(data: bytes) -> Optional[BinRecord]:
+def parse_metadata_fast(data: bytes) -> BinRecord | None:
     """The record when a compiled schema decode proves it valid, None when in any doubt (3x faster).
 
     Every key ends with a colon, so when the colons in the text number no more than the keys the

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg")
 METADATA_SUFFIX = ".json"
@@ -23,16 +23,16 @@ class DatasetEntry(NamedTuple):
     """
 
     image_id: str
-    image_file: Optional[str] = None
-    metadata_file: Optional[str] = None
-    problem: Optional[str] = None
+    image_file: str | None = None
+    metadata_file: str | None = None
+    problem: str | None = None
 
     @property
-    def image_path(self) -> Optional[Path]:
+    def image_path(self) -> Path | None:
         return None if self.image_file is None else Path(self.image_file)
 
     @property
-    def metadata_path(self) -> Optional[Path]:
+    def metadata_path(self) -> Path | None:
         return None if self.metadata_file is None else Path(self.metadata_file)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -27,13 +26,13 @@ class BrowseFilter:
 
     statuses: frozenset[str] = frozenset()        # image import statuses (ok, inconsistent, ...)
     label_statuses: frozenset[str] = frozenset()  # effective label statuses (recorded, corrected, ...)
-    recorded_min: Optional[int] = None
-    recorded_max: Optional[int] = None
-    predicted: Optional[int] = None
+    recorded_min: int | None = None
+    recorded_max: int | None = None
+    predicted: int | None = None
     predicted_by: str = "any"                     # "any" or a model kind
     mismatch_only: bool = False
-    reviewed: Optional[bool] = None
-    split: Optional[str] = None
+    reviewed: bool | None = None
+    split: str | None = None
     text: str = ""                                # full-text search over SKU names and ASINs (store.search_items)
     scored_only: bool = False                     # the audit queue: only images with a mismatch score
 
@@ -48,7 +47,7 @@ NO_FILTER = BrowseFilter()  # every row
 class ModelColumns:
     """One active model's columns, aligned with the index rows (-1 / NaN where the image is not scored)."""
 
-    model_id: Optional[int]
+    model_id: int | None
     name: str
     classes: tuple[int, ...]
     predicted: np.ndarray

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -67,17 +67,17 @@ class BrowseIndex(ScoreColumns):
     reviewed_at: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
     label_reason: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
     sku_sum: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # SKU quantities of contradicting records
-    users: list[Optional[str]] = field(default_factory=lambda: [None])
+    users: list[str | None] = field(default_factory=lambda: [None])
     models: dict[str, ModelColumns] = field(default_factory=dict)
     pool: PoolFit = field(default_factory=lambda: PoolFit({}, 0, 0, "no model"))
     _sort_cache: dict[tuple[str, bool], np.ndarray] = field(default_factory=dict, repr=False)
     _score_cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
-    _user_codes: dict[Optional[str], int] = field(default_factory=lambda: {None: 0}, repr=False)
+    _user_codes: dict[str | None, int] = field(default_factory=lambda: {None: 0}, repr=False)
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, store: Any, progress: Optional[Callable[[int, int], None]] = None,
-             cancel: Optional[Callable[[], bool]] = None) -> BrowseIndex:
+    def load(cls, store: Any, progress: Callable[[int, int], None] | None = None,
+             cancel: Callable[[], bool] | None = None) -> BrowseIndex:
         """Every image's browse columns and the active models' predictions, from one Store snapshot.
 
         Pass a store whose connection no other thread uses (e.g. a read-only Store): the read holds it.
@@ -92,7 +92,7 @@ class BrowseIndex(ScoreColumns):
         index.fit_pool()  # the variance pool's weights, from the validation rows (milliseconds)
         return index
 
-    def _add_labelled(self, rows: Sequence[tuple[str, Optional[str], Optional[str], Optional[str]]]) -> None:
+    def _add_labelled(self, rows: Sequence[tuple[str, str | None, str | None, str | None]]) -> None:
         """Reviewer, time and reason of the images that have label events."""
         if not rows:
             return
@@ -139,7 +139,7 @@ class BrowseIndex(ScoreColumns):
         pos = np.minimum(np.searchsorted(self.ids, keys), len(self) - 1)
         return np.where(self.ids[pos] == keys, pos, -1).astype(np.int64)
 
-    def _allocate(self, images: ImageColumns, active: dict[str, Optional[dict[str, Any]]]) -> None:
+    def _allocate(self, images: ImageColumns, active: dict[str, dict[str, Any] | None]) -> None:
         """Take the image columns; empty label-detail, rule and model columns to fill."""
         n = int(images.ids.shape[0])
         self.ids, self.recorded, self.effective = images.ids, images.recorded, images.effective
@@ -162,7 +162,7 @@ class BrowseIndex(ScoreColumns):
         self._sort_cache.clear()
         self._score_cache.clear()
 
-    def _user_code(self, user: Optional[str]) -> int:
+    def _user_code(self, user: str | None) -> int:
         code = self._user_codes.get(user)
         if code is None:
             code = self._user_codes[user] = len(self.users)
@@ -176,7 +176,7 @@ class BrowseIndex(ScoreColumns):
     def image_id(self, pos: int) -> str:
         return self.ids[pos].decode("utf-8")
 
-    def position(self, image_id: str) -> Optional[int]:
+    def position(self, image_id: str) -> int | None:
         """Row position of an image id, or None."""
         key = image_id.encode("utf-8")
         pos = int(np.searchsorted(self.ids, key))
@@ -192,11 +192,11 @@ class BrowseIndex(ScoreColumns):
         count = int(self.effective[pos])
         return L.describe_label(status, None if count < 0 else count, self.label_reason[pos])
 
-    def reviewer(self, pos: int) -> Optional[str]:
+    def reviewer(self, pos: int) -> str | None:
         return self.users[self.reviewed_by[pos]]
 
     # ------------------------------------------------------------------ filter and sort
-    def mask(self, f: BrowseFilter, text_positions: Optional[np.ndarray] = None) -> np.ndarray:
+    def mask(self, f: BrowseFilter, text_positions: np.ndarray | None = None) -> np.ndarray:
         """Boolean mask of the rows passing the filter (text_positions: rows matching f.text, looked up by the caller)."""
         n = len(self)
         keep = np.ones(n, bool)
@@ -233,7 +233,7 @@ class BrowseIndex(ScoreColumns):
         return keep
 
     def select(self, f: BrowseFilter = NO_FILTER, sort: str = "id", descending: bool = False,
-               text_positions: Optional[np.ndarray] = None) -> np.ndarray:
+               text_positions: np.ndarray | None = None) -> np.ndarray:
         """Positions of the rows passing the filter, in the given (stable) sort order."""
         order = self.sort_order(sort, descending)
         if f.is_empty():
@@ -305,7 +305,7 @@ class BrowseIndex(ScoreColumns):
         raise ValueError(key)
 
     def queue_order(self, f: BrowseFilter = NO_FILTER, key: str = "mismatch",
-                    text_positions: Optional[np.ndarray] = None) -> np.ndarray:
+                    text_positions: np.ndarray | None = None) -> np.ndarray:
         """A review queue: rows passing the filter that have a `key` score, highest score first.
 
         key is a QueueSpec's sort_key (core.queues): "mismatch" the audit queue, "issue" the label-issue queue.

@@ -9,7 +9,7 @@ and the audit queue's sort key; the label-issue score; and the Mismatch cell wit
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -110,7 +110,7 @@ class ScoreColumns:
             return self.issue_score(rows)
         raise ValueError(f"no queue sorts by {key!r}")
 
-    def rule_reason(self, pos: int) -> Optional[str]:
+    def rule_reason(self, pos: int) -> str | None:
         """Why the metadata rule flags this record, or None."""
         if not self.metadata_rule(pos):
             return None

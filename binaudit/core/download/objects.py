@@ -30,7 +30,7 @@ class DownloadError(RuntimeError):
     stopped before any file was attempted).
     """
 
-    def __init__(self, message: str, summary: "DownloadSummary | None" = None):
+    def __init__(self, message: str, summary: DownloadSummary | None = None):
         super().__init__(message)
         self.summary = summary
 

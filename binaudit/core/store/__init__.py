@@ -13,8 +13,14 @@ are a cache of each image's latest event, written in the same transaction as the
 """
 
 from binaudit.core.store.browse_columns import BrowseColumns
-from binaudit.core.store.database import (BUSY_TIMEOUT_S, SQLITE_VERSION, ReadOnlyStoreError, StoreBase, StoreError,
-                                          utc_now)
+from binaudit.core.store.database import (
+    BUSY_TIMEOUT_S,
+    SQLITE_VERSION,
+    ReadOnlyStoreError,
+    StoreBase,
+    StoreError,
+    utc_now,
+)
 from binaudit.core.store.images import ImageTables, ImportedImage, ImportedItem, search_text, write_import_stage
 from binaudit.core.store.label_events import NO_CHECK, LabelEvents
 from binaudit.core.store.models import ModelsAndRuns, PredictionRow

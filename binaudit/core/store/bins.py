@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from typing import Any, Optional
+from typing import Any
 
 from binaudit.core.splits import group_bins, record_key
 from binaudit.core.store.batches import chunks
@@ -22,7 +22,7 @@ _SHARED_RECORDS = ("SELECT image_id, record_key FROM images WHERE record_key IN 
                    "HAVING count(*) > 1)")
 
 
-def regroup_bins(conn: Any, choose: Optional[Callable[[str], str]]) -> int:
+def regroup_bins(conn: Any, choose: Callable[[str], str] | None) -> int:
     """Bring bin_key and split of every image up to date; returns how many images changed split.
 
     A bin whose photos already agree on its key and split is left alone. Any other bin (new, grown,
@@ -35,7 +35,7 @@ def regroup_bins(conn: Any, choose: Optional[Callable[[str], str]]) -> int:
     for chunk in chunks([i for i in keys if i not in stored], 900):
         stored.update((r[0], (r[1], r[2])) for r in conn.execute(
             f"SELECT image_id, bin_key, split FROM images WHERE image_id IN ({','.join('?' * len(chunk))})", chunk))
-    bins: dict[str, list[tuple[str, Optional[str], str]]] = defaultdict(list)
+    bins: dict[str, list[tuple[str, str | None, str]]] = defaultdict(list)
     for image_id, (stored_key, split) in stored.items():
         bins[keys.get(image_id, image_id)].append((image_id, stored_key, split))
     updates, moved = [], 0
@@ -51,10 +51,10 @@ def regroup_bins(conn: Any, choose: Optional[Callable[[str], str]]) -> int:
     return moved
 
 
-def _record_keys_from_items(conn: Any) -> Iterator[tuple[Optional[str], str]]:
+def _record_keys_from_items(conn: Any) -> Iterator[tuple[str | None, str]]:
     """(record_key, image_id) of every image that has SKU items, from the stored items."""
     recorded = dict(conn.execute("SELECT image_id, recorded_count FROM images"))
-    current: Optional[str] = None
+    current: str | None = None
     skus: list[tuple[str, str, int]] = []
     for image_id, key, asin, quantity in conn.execute(
             "SELECT image_id, sku_key, asin, quantity FROM items ORDER BY image_id, id"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -67,9 +67,9 @@ class BrowseSnapshot:
     """Everything the browser loads, read in one transaction so images and predictions agree."""
 
     images: ImageColumns
-    labelled: list[tuple[str, Optional[str], Optional[str], Optional[str]]]  # (id, reviewed_by, at, reason)
+    labelled: list[tuple[str, str | None, str | None, str | None]]  # (id, reviewed_by, at, reason)
     contradictions: tuple[np.ndarray, np.ndarray]  # ("S" ids, int64 SKU quantity sums) of self-contradicting records
-    active: dict[str, Optional[dict[str, Any]]] = field(default_factory=dict)
+    active: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     predictions: dict[str, PredictionColumns] = field(default_factory=dict)
 
 
@@ -78,7 +78,7 @@ def _case(column: str, values: Sequence[str], default: int) -> str:
     return f"CASE {column} {whens} ELSE {default} END"
 
 
-def _ids(text: Optional[str], count: int, reread: Callable[[], list[str]]) -> list[bytes]:
+def _ids(text: str | None, count: int, reread: Callable[[], list[str]]) -> list[bytes]:
     """A group_concat of ids split apart; an id containing the separator makes it read them row by row."""
     ids = (text or "").encode("utf-8").split(b"\x1f") if count else []
     return ids if len(ids) == count else [i.encode("utf-8") for i in reread()]
@@ -95,8 +95,8 @@ class BrowseColumns(ModelsAndRuns):
     """Reads for core.browse: the browse columns of every image (with the active models') and the label columns of a few."""
 
     def browse_snapshot(self, kinds: Sequence[str], codes: CategoryCodes,
-                        progress: Optional[Callable[[int, int], None]] = None,
-                        cancel: Optional[Callable[[], bool]] = None) -> BrowseSnapshot:
+                        progress: Callable[[int, int], None] | None = None,
+                        cancel: Callable[[], bool] | None = None) -> BrowseSnapshot:
         """Images, their label details and the active models' predictions, all from one read transaction.
 
         Use a store whose connection no other thread uses (e.g. one opened read-only for this).
@@ -116,8 +116,8 @@ class BrowseColumns(ModelsAndRuns):
                 conn.execute("COMMIT")
         return snapshot
 
-    def _image_columns(self, codes: CategoryCodes, progress: Optional[Callable[[int, int], None]],
-                       cancel: Optional[Callable[[], bool]]) -> ImageColumns:
+    def _image_columns(self, codes: CategoryCodes, progress: Callable[[int, int], None] | None,
+                       cancel: Callable[[], bool] | None) -> ImageColumns:
         conn = self.db.conn
         n = int(conn.execute("SELECT count(*) FROM images").fetchone()[0])
         packed = (
@@ -145,7 +145,7 @@ class BrowseColumns(ModelsAndRuns):
                 progress(done, n)
         return _concatenate(parts)
 
-    def _labelled_rows(self) -> list[tuple[str, Optional[str], Optional[str], Optional[str]]]:
+    def _labelled_rows(self) -> list[tuple[str, str | None, str | None, str | None]]:
         """Reviewer, time and reason of the images that have label events (usually few)."""
         return [tuple(r) for r in self.db.conn.execute(
             "SELECT image_id, reviewed_by, reviewed_at, label_reason FROM images WHERE label_event_id IS NOT NULL")]

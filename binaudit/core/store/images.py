@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 from sqlite_utils.utils import sqlite3
 
@@ -19,24 +19,24 @@ class ImportedImage(NamedTuple):
     """One images row as an import writes it (the label columns are the store's own)."""
 
     image_id: str
-    path: Optional[str]
-    meta_path: Optional[str]
-    width: Optional[int]
-    height: Optional[int]
-    bytes: Optional[int]
-    image_mtime_ns: Optional[int]
-    meta_bytes: Optional[int]
-    meta_mtime_ns: Optional[int]
-    recorded_count: Optional[int]
-    sku_count: Optional[int]
-    sku_quantity: Optional[int]
+    path: str | None
+    meta_path: str | None
+    width: int | None
+    height: int | None
+    bytes: int | None
+    image_mtime_ns: int | None
+    meta_bytes: int | None
+    meta_mtime_ns: int | None
+    recorded_count: int | None
+    sku_count: int | None
+    sku_quantity: int | None
     status: str
-    reason: Optional[str]
+    reason: str | None
     split: str
-    imported_at: Optional[str]
-    record_key: Optional[str]  # a digest of the record's contents: splits.record_key
-    bin_key: Optional[str]  # smallest id among this bin's photos (an import writes its own id; regroup_bins joins)
-    search_text: Optional[str]  # what full-text search finds the image by: see search_text()
+    imported_at: str | None
+    record_key: str | None  # a digest of the record's contents: splits.record_key
+    bin_key: str | None  # smallest id among this bin's photos (an import writes its own id; regroup_bins joins)
+    search_text: str | None  # what full-text search finds the image by: see search_text()
 
 
 def search_text(names_and_asins: Iterable[tuple[str, str]]) -> str:
@@ -51,16 +51,16 @@ class ImportedItem(NamedTuple):
     sku_key: str
     asin: str
     name: str
-    normalized_name: Optional[str]
+    normalized_name: str | None
     quantity: int
-    length: Optional[float]
-    length_unit: Optional[str]
-    width: Optional[float]
-    width_unit: Optional[str]
-    height: Optional[float]
-    height_unit: Optional[str]
-    weight: Optional[float]
-    weight_unit: Optional[str]
+    length: float | None
+    length_unit: str | None
+    width: float | None
+    width_unit: str | None
+    height: float | None
+    height_unit: str | None
+    weight: float | None
+    weight_unit: str | None
 
 
 
@@ -78,11 +78,11 @@ class ImageTables(StoreBase):
         A row without search_text is found by the names and ASINs of its items; the caller's split is
         kept, and each row is a bin of its own unless it gives bin_key.
         """
-        def text(row: dict[str, Any]) -> Optional[str]:
+        def text(row: dict[str, Any]) -> str | None:
             own = items.get(row["image_id"])
             return search_text((i.get("name") or "", i.get("asin") or "") for i in own) if own else None
 
-        def key(row: dict[str, Any]) -> Optional[str]:
+        def key(row: dict[str, Any]) -> str | None:
             skus = [(i.get("sku_key") or "", i.get("asin") or "", i.get("quantity") or 0)
                     for i in items.get(row["image_id"], [])]
             return record_key(row.get("recorded_count"), skus)
@@ -202,11 +202,11 @@ class ImageTables(StoreBase):
                     f"UPDATE images SET status = 'no_image', reason = ?, image_mtime_ns = NULL "
                     f"WHERE image_id IN ({marks})", [reason, *chunk])
 
-    def get_image(self, image_id: str) -> Optional[dict[str, Any]]:
+    def get_image(self, image_id: str) -> dict[str, Any] | None:
         rows = self.query("SELECT * FROM images WHERE image_id = ?", [image_id])
         return rows[0] if rows else None
 
-    def image_ids(self, split: Optional[str] = None, status: Optional[str | Sequence[str]] = "ok") -> list[str]:
+    def image_ids(self, split: str | None = None, status: str | Sequence[str] | None = "ok") -> list[str]:
         """Ids in id order, optionally restricted to a split and status(es)."""
         where, params = [], []
         if split:
@@ -226,9 +226,9 @@ class ImageTables(StoreBase):
             out.update({r["image_id"]: r["path"] for r in rows})
         return out
 
-    def label_columns(self, image_ids: Sequence[str]) -> dict[str, tuple[Optional[int], Optional[int], str]]:
+    def label_columns(self, image_ids: Sequence[str]) -> dict[str, tuple[int | None, int | None, str]]:
         """image_id -> (recorded count, effective count, label status), read in bulk."""
-        out: dict[str, tuple[Optional[int], Optional[int], str]] = {}
+        out: dict[str, tuple[int | None, int | None, str]] = {}
         with self._lock:
             for chunk in chunks(list(image_ids), 900):
                 for row in self.db.conn.execute(
@@ -237,7 +237,7 @@ class ImageTables(StoreBase):
                     out[row[0]] = (row[1], row[2], row[3])
         return out
 
-    def count_images(self, status: Optional[str] = None, split: Optional[str] = None) -> int:
+    def count_images(self, status: str | None = None, split: str | None = None) -> int:
         where, params = [], []
         if status:
             where.append("status = ?")
@@ -254,7 +254,7 @@ class ImageTables(StoreBase):
     def items_for_image(self, image_id: str) -> list[dict[str, Any]]:
         return self.query("SELECT * FROM items WHERE image_id = ? ORDER BY id", [image_id])
 
-    def search_items(self, text: str, limit: Optional[int] = None) -> list[str]:
+    def search_items(self, text: str, limit: int | None = None) -> list[str]:
         """Image ids whose SKU names or ASINs contain every word of text (prefix match per word)."""
         words = [w for w in "".join(c if c.isalnum() else " " for c in text).split() if w]
         if not words:

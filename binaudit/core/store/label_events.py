@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Optional
+from typing import Any
 
 from binaudit.core import labels as L
 from binaudit.core.abid import IMAGE_USABLE_STATUSES
@@ -29,9 +29,9 @@ class LabelEvents(StoreBase):
         return EffectiveLabel(image_id, r["effective_count"], r["label_status"], r["label_event_id"],
                               r["reviewed_by"], r["reviewed_at"], r["label_reason"])
 
-    def record_label(self, image_id: str, *, user: str, status: str, count: Optional[int] = None,
-                     reason: Optional[str] = None, expected_event_id: Any = NO_CHECK,
-                     predictions: Optional[dict[str, Any]] = None, action: str = "label") -> LabelEvent:
+    def record_label(self, image_id: str, *, user: str, status: str, count: int | None = None,
+                     reason: str | None = None, expected_event_id: Any = NO_CHECK,
+                     predictions: dict[str, Any] | None = None, action: str = "label") -> LabelEvent:
         """Append one label event and update the image's effective label, atomically.
 
         Raises StaleLabelError, writing nothing, when the image's latest event is not expected_event_id.
@@ -62,7 +62,7 @@ class LabelEvents(StoreBase):
                 [effective, status, event_id, event["user"], event["at"], reason, image_id])
         return _event_from_row({**event, "id": event_id})
 
-    def get_event(self, event_id: int) -> Optional[LabelEvent]:
+    def get_event(self, event_id: int) -> LabelEvent | None:
         rows = self.query("SELECT * FROM label_events WHERE id = ?", [event_id])
         return _event_from_row(rows[0]) if rows else None
 
@@ -80,7 +80,7 @@ class LabelEvents(StoreBase):
     def last_event_id(self) -> int:
         return int(self._scalar("SELECT coalesce(max(id), 0) FROM label_events"))
 
-    def training_labels(self, split: Optional[str] = None) -> list[tuple[str, str, int]]:
+    def training_labels(self, split: str | None = None) -> list[tuple[str, str, int]]:
         """(image_id, path, count) for every image that can be trained on under the effective labels."""
         usable = ",".join(f"'{s}'" for s in IMAGE_USABLE_STATUSES)
         blocked = ",".join(f"'{s}'" for s in L.NOT_TRAINABLE)

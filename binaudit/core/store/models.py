@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from binaudit.core.store.batches import chunks
 from binaudit.core.store.database import StoreBase, utc_now
@@ -21,9 +21,9 @@ class PredictionRow:
     probs: Sequence[float]
     expected: float
     confidence: float
-    p_differs: Optional[float] = None
-    mismatch: Optional[float] = None
-    label_issue: Optional[float] = None
+    p_differs: float | None = None
+    mismatch: float | None = None
+    label_issue: float | None = None
     source: str = "model"  # "model": the model scored the photo; "oof": its cross-fitted (out-of-fold) prediction
 
 
@@ -31,9 +31,9 @@ class ModelsAndRuns(StoreBase):
     """The models, predictions, oof_predictions and runs tables."""
 
     def register_model(self, *, kind: str, architecture: str, classes: Sequence[int], path: str, sha256: str,
-                       metrics: Optional[dict[str, Any]] = None, run_id: Optional[int] = None,
-                       label_snapshot: Optional[str] = None, manifest: Optional[dict[str, Any]] = None,
-                       name: Optional[str] = None) -> int:
+                       metrics: dict[str, Any] | None = None, run_id: int | None = None,
+                       label_snapshot: str | None = None, manifest: dict[str, Any] | None = None,
+                       name: str | None = None) -> int:
         row = {
             "kind": kind, "architecture": architecture, "classes": json.dumps(list(classes)),
             "path": str(path), "sha256": sha256, "metrics": json.dumps(metrics or {}),
@@ -45,18 +45,18 @@ class ModelsAndRuns(StoreBase):
                 f"INSERT INTO models ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
             return int(cursor.lastrowid)
 
-    def get_model(self, model_id: int) -> Optional[dict[str, Any]]:
+    def get_model(self, model_id: int) -> dict[str, Any] | None:
         rows = self.query("SELECT * FROM models WHERE id = ?", [model_id])
         return _decode_model(rows[0]) if rows else None
 
-    def list_models(self, kind: Optional[str] = None) -> list[dict[str, Any]]:
+    def list_models(self, kind: str | None = None) -> list[dict[str, Any]]:
         if kind:
             rows = self.query("SELECT * FROM models WHERE kind = ? ORDER BY id", [kind])
         else:
             rows = self.query("SELECT * FROM models ORDER BY id")
         return [_decode_model(r) for r in rows]
 
-    def active_model(self, kind: str) -> Optional[dict[str, Any]]:
+    def active_model(self, kind: str) -> dict[str, Any] | None:
         rows = self.query("SELECT * FROM models WHERE kind = ? AND active = 1", [kind])
         return _decode_model(rows[0]) if rows else None
 
@@ -82,7 +82,7 @@ class ModelsAndRuns(StoreBase):
                 "INSERT OR REPLACE INTO predictions (model_id, image_id, predicted, probs, expected, confidence, "
                 "p_differs, mismatch, label_issue, scored_at, source) VALUES (?,?,?,?,?,?,?,?,?,?,?)", values)
 
-    def update_scores(self, model_id: int, scores: Sequence[tuple[str, Optional[float], Optional[float], Optional[float]]]) -> None:
+    def update_scores(self, model_id: int, scores: Sequence[tuple[str, float | None, float | None, float | None]]) -> None:
         """Rewrite (image_id, p_differs, mismatch, label_issue) for stored predictions, e.g. after relabels."""
         with self.write():
             self.db.conn.executemany(
@@ -93,7 +93,7 @@ class ModelsAndRuns(StoreBase):
         with self._lock:
             return {r[0] for r in self.db.conn.execute("SELECT image_id FROM predictions WHERE model_id = ?", [model_id])}
 
-    def predictions(self, model_id: int, image_ids: Optional[Sequence[str]] = None) -> list[dict[str, Any]]:
+    def predictions(self, model_id: int, image_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
         if image_ids is None:
             rows = self.query("SELECT * FROM predictions WHERE model_id = ? ORDER BY image_id", [model_id])
         else:
@@ -115,7 +115,7 @@ class ModelsAndRuns(StoreBase):
                 "INSERT INTO oof_predictions (run_id, image_id, given_label, probs) VALUES (?,?,?,?)",
                 [(run_id, i, int(g), json.dumps([round(float(p), 6) for p in probs])) for i, g, probs in rows])
 
-    def latest_oof(self) -> tuple[Optional[int], list[dict[str, Any]]]:
+    def latest_oof(self) -> tuple[int | None, list[dict[str, Any]]]:
         """The newest run's out-of-fold probabilities, if any run stored some."""
         run_id = self._scalar("SELECT max(run_id) FROM oof_predictions")
         if run_id is None:
@@ -131,7 +131,7 @@ class ModelsAndRuns(StoreBase):
         return {r["image_id"]: json.loads(r["probs"]) for r in rows}
 
     # ------------------------------------------------------------------ runs
-    def create_run(self, kind: str, config: dict[str, Any], run_dir: Optional[str] = None) -> int:
+    def create_run(self, kind: str, config: dict[str, Any], run_dir: str | None = None) -> int:
         row = {"kind": kind, "config": json.dumps(config, sort_keys=True, default=str), "status": "running",
                "started_at": utc_now(), "run_dir": run_dir, "pid": os.getpid()}
         with self.write():
@@ -150,7 +150,7 @@ class ModelsAndRuns(StoreBase):
             sets = ", ".join(f"{k} = ?" for k in values)
             self.db.conn.execute(f"UPDATE runs SET {sets} WHERE id = ?", [*values.values(), run_id])
 
-    def get_run(self, run_id: int) -> Optional[dict[str, Any]]:
+    def get_run(self, run_id: int) -> dict[str, Any] | None:
         rows = self.query("SELECT * FROM runs WHERE id = ?", [run_id])
         return _decode_run(rows[0]) if rows else None
 

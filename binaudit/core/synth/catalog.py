@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-
 _BRANDS = [
     "Northfield", "BrightHome", "Kirkwood", "Amberline", "PureLeaf", "Summit Trail",
     "Everyday Basics", "Greenway", "Playtime", "NutriGold", "Oak & Pine", "Blue Harbor",

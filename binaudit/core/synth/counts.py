@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 
-
 # ABID "moderate" task class shares for counts 0..5 (percent).
 MODERATE_SHARES = (2.7, 11.4, 21.3, 25.0, 22.3, 17.3)
 TAIL_SHARE = 0.10  # share of counts 6..max_count

@@ -8,10 +8,10 @@ import json
 import multiprocessing
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -75,7 +75,7 @@ def _consistent_variance(rng: np.random.Generator, count: int, skus: list[tuple[
     return count + delta, skus
 
 
-def render_record(seed: int, index: int, mismatch: Optional[str] = None, *, max_count: int = 8,
+def render_record(seed: int, index: int, mismatch: str | None = None, *, max_count: int = 8,
                   image_scale: float = 1.0) -> tuple[bytes, str, dict]:
     """Render bin ``index``: (JPEG bytes, metadata JSON text, truth entry).
 
@@ -160,6 +160,22 @@ def generate_dataset(out: Path, n: int, seed: int = 0, mismatch_rate: float = 0.
     """
     t0 = time.perf_counter()
     out = Path(out)
+    _check_arguments(n, seed, mismatch_rate, inconsistent_share, max_count, image_scale)
+    plan = _mismatch_plan(seed, n, mismatch_rate, inconsistent_share)
+    tasks = [(seed, i, plan.get(i), max_count, image_scale) for i in range(1, n + 1)]
+    writer = _RecordWriter(out, n, progress, cancel)
+    cancelled = bool(cancel is not None and cancel()) or _render_all(tasks, workers, writer)
+    _write_atomic(out / "truth.json", _truth_text(writer.images, seed=seed, n=n, mismatch_rate=mismatch_rate,
+                                                  inconsistent_share=inconsistent_share, max_count=max_count,
+                                                  image_scale=image_scale, cancelled=cancelled))
+    return SynthSummary(out=out, n=len(writer.images), n_mismatched=writer.n_mismatched,
+                        counts=dict(sorted(writer.counts.items())), cancelled=cancelled, n_requested=n,
+                        seconds=time.perf_counter() - t0, n_inconsistent=writer.n_inconsistent)
+
+
+def _check_arguments(n: int, seed: int, mismatch_rate: float, inconsistent_share: float, max_count: int,
+                     image_scale: float) -> None:
+    """Refuse settings that cannot make a dataset, with the reason."""
     if n < 0:
         raise ValueError("n must be >= 0")
     if seed < 0:
@@ -172,47 +188,56 @@ def generate_dataset(out: Path, n: int, seed: int = 0, mismatch_rate: float = 0.
         raise ValueError("max_count must be >= 1")
     if image_scale <= 0:
         raise ValueError("image_scale must be > 0")
-    img_dir, meta_dir = out / "bin-images", out / "metadata"
-    img_dir.mkdir(parents=True, exist_ok=True)
-    meta_dir.mkdir(parents=True, exist_ok=True)
-    plan = _mismatch_plan(seed, n, mismatch_rate, inconsistent_share)
-    tasks = [(seed, i, plan.get(i), max_count, image_scale) for i in range(1, n + 1)]
-    images: dict[str, dict] = {}
-    counts: dict[int, int] = {}
-    n_mis = n_inc = 0
-    cancelled = False
-    if progress is not None:
-        progress(0, n)
 
-    def consume(results) -> bool:
-        nonlocal n_mis, n_inc
+
+class _RecordWriter:
+    """Writes rendered records into the ABID layout as they arrive and tallies what the summary reports."""
+
+    def __init__(self, out: Path, n: int, progress: Callable[[int, int], None] | None,
+                 cancel: Callable[[], bool] | None) -> None:
+        self.img_dir, self.meta_dir = out / "bin-images", out / "metadata"
+        self.img_dir.mkdir(parents=True, exist_ok=True)
+        self.meta_dir.mkdir(parents=True, exist_ok=True)
+        self.n, self.progress, self.cancel = n, progress, cancel
+        self.images: dict[str, dict] = {}
+        self.counts: dict[int, int] = {}
+        self.n_mismatched = self.n_inconsistent = 0
+        if progress is not None:
+            progress(0, n)
+
+    def consume(self, results: Iterable[tuple[int, bytes, str, dict]]) -> bool:
+        """Write every result; True when cancel() asked to stop."""
         for index, jpeg, text, truth in results:
             iid = image_id(index)
-            _write_atomic(img_dir / f"{iid}.jpg", jpeg)
-            _write_atomic(meta_dir / f"{iid}.json", text.encode("utf-8"))
-            images[iid] = truth
-            counts[truth["true_count"]] = counts.get(truth["true_count"], 0) + 1
-            n_mis += int(truth["mismatch"])
-            n_inc += int(truth["variance"] == "inconsistent")
-            if progress is not None:
-                progress(len(images), n)
-            if cancel is not None and cancel():
+            _write_atomic(self.img_dir / f"{iid}.jpg", jpeg)
+            _write_atomic(self.meta_dir / f"{iid}.json", text.encode("utf-8"))
+            self.images[iid] = truth
+            self.counts[truth["true_count"]] = self.counts.get(truth["true_count"], 0) + 1
+            self.n_mismatched += int(truth["mismatch"])
+            self.n_inconsistent += int(truth["variance"] == "inconsistent")
+            if self.progress is not None:
+                self.progress(len(self.images), self.n)
+            if self.cancel is not None and self.cancel():
                 return True
         return False
 
-    if cancel is not None and cancel():
-        cancelled = True
-    elif workers <= 1 or n < 4:
-        cancelled = consume(_task(t) for t in tasks)
-    else:
-        ctx = multiprocessing.get_context("spawn")  # safe under GUI threads
-        pool = ctx.Pool(min(workers, n))
-        try:
-            cancelled = consume(pool.imap(_task, tasks, chunksize=2))
-        finally:
-            pool.terminate()
-            pool.join()
 
+def _render_all(tasks: list[tuple], workers: int, writer: _RecordWriter) -> bool:
+    """Render the tasks in order (in a spawn pool when workers > 1) into the writer; True when cancelled."""
+    if workers <= 1 or len(tasks) < 4:
+        return writer.consume(_task(t) for t in tasks)
+    ctx = multiprocessing.get_context("spawn")  # safe under GUI threads
+    pool = ctx.Pool(min(workers, len(tasks)))
+    try:
+        return writer.consume(pool.imap(_task, tasks, chunksize=2))
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def _truth_text(images: dict[str, dict], *, seed: int, n: int, mismatch_rate: float, inconsistent_share: float,
+                max_count: int, image_scale: float, cancelled: bool) -> bytes:
+    """truth.json: the settings and, per image written, its true count and variance."""
     truth = {
         "seed": int(seed),
         "n": len(images),
@@ -224,7 +249,4 @@ def generate_dataset(out: Path, n: int, seed: int = 0, mismatch_rate: float = 0.
         "cancelled": bool(cancelled),
         "images": images,
     }
-    _write_atomic(out / "truth.json", (json.dumps(truth, sort_keys=True, indent=4) + "\n").encode("utf-8"))
-    return SynthSummary(out=out, n=len(images), n_mismatched=n_mis, counts=dict(sorted(counts.items())),
-                        cancelled=cancelled, n_requested=n, seconds=time.perf_counter() - t0,
-                        n_inconsistent=n_inc)
+    return (json.dumps(truth, sort_keys=True, indent=4) + "\n").encode("utf-8")

@@ -8,7 +8,6 @@ from functools import lru_cache
 import numpy as np
 from PIL import ImageDraw, ImageFont
 
-
 _PALETTE = np.array([
     (200, 40, 40), (165, 28, 48), (30, 70, 160), (45, 115, 205), (25, 35, 80), (236, 236, 230),
     (240, 240, 236), (30, 30, 32), (235, 120, 30), (240, 200, 40), (40, 140, 60), (20, 80, 50),

@@ -13,7 +13,6 @@ from .draw import _qr, _shade, _text
 from .layout import _Frame, _layout, _sample_frame
 from .products import _render_sprite
 
-
 ABID_WIDTH = (315, 785)
 ABID_HEIGHT = (240, 1069)
 ABID_MEDIAN = (487, 334)
