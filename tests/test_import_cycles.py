@@ -15,9 +15,8 @@ import grimp
 
 ROOTS = ("binaudit", "training")
 
-# TODO(issue 12 "The house"): cycles outside the GUI that others are untying now. A group of modules found
-# in a cycle is tolerated while it lies inside one of these sets; a set found in no cycle any more is
-# reported as a warning: delete it here.
+# A group of modules found in a cycle would be tolerated while it lies inside one of these sets (with the
+# reason beside it); a set found in no cycle any more is reported as a warning: delete it.
 KNOWN_CYCLES: list[frozenset[str]] = []  # none left; a new cycle is untied, not listed
 
 
