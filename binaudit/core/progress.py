@@ -6,6 +6,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TextIO
 
 ProgressCallback = Callable[[int, int], None]
@@ -49,8 +50,8 @@ def progress_bar(description: str, unit: str = "it",
     """
     stream = stream if stream is not None else sys.stderr
     if not _is_terminal(stream):
-        with plain_progress(description, unit, stream) as update:
-            yield update
+        with plain_progress(description, unit, stream) as plain_update:
+            yield plain_update
         return
     from tqdm import tqdm
 
@@ -69,28 +70,39 @@ def progress_bar(description: str, unit: str = "it",
         bar.close()
 
 
+@dataclass
+class _PlainState:
+    """What plain_progress remembers between updates: the last quarter and time printed, the last counts seen."""
+
+    at: float
+    step: int = -1
+    done: int = 0
+    total: int = 0
+    printed: tuple[int, int] = (-1, -1)
+
+
 @contextmanager
 def plain_progress(description: str, unit: str, stream: TextIO,
                    clock: Callable[[], float] = time.monotonic) -> Iterator[Callable[[int, int], None]]:
     """Progress as whole lines ("import: 2,500 / 10,013 files (25%)") at each quarter, at most every
     PLAIN_MIN_SECONDS otherwise, and once at the end: a handful of lines however many updates come."""
-    state = {"step": -1, "at": clock(), "done": 0, "total": 0, "printed": (-1, -1)}
+    state = _PlainState(at=clock())
 
     def say(done: int, total: int) -> None:
         pct = f" ({100 * done // total}%)" if total else ""
         stream.write(f"{description}: {done:,} / {total:,} {unit}{pct}\n" if total else f"{description}: {done:,} {unit}\n")
         stream.flush()
-        state["printed"], state["at"] = (done, total), clock()
+        state.printed, state.at = (done, total), clock()
 
     def update(done: int, total: int) -> None:
-        state["done"], state["total"] = done, total
+        state.done, state.total = done, total
         step = PLAIN_STEPS * done // total if total > 0 else 0
-        if step > state["step"] or clock() - state["at"] >= PLAIN_MIN_SECONDS:
-            state["step"] = max(step, int(state["step"]))
+        if step > state.step or clock() - state.at >= PLAIN_MIN_SECONDS:
+            state.step = max(step, state.step)
             say(done, total)
 
     try:
         yield update
     finally:
-        if state["printed"] != (state["done"], state["total"]) and (state["done"] or state["total"]):
-            say(int(state["done"]), int(state["total"]))
+        if state.printed != (state.done, state.total) and (state.done or state.total):
+            say(state.done, state.total)

@@ -11,11 +11,18 @@ The constants below reproduce that run; other machines differ, so callers say "e
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 START_S = 4.0
 FEATURES_S_PER_PHOTO = 0.002
 FIT_S_PER_TRAIN_PHOTO_SQUARED = 2.1e-6
 SVM_MAX_COUNT = 5  # the default SVM learns counts 0-5 and leaves larger ones out
+
+
+class LabelSource(Protocol):
+    """What the estimate reads from a workspace (a LabelStore); a Protocol so this module needs no store import."""
+
+    def training_labels(self, split: str | None = None) -> list[tuple[str, str, int]]: ...
 
 
 @dataclass(frozen=True)
@@ -44,11 +51,11 @@ def svm_estimate(photos: int, train_photos: int) -> TrainEstimate:
     return TrainEstimate(int(photos), int(train_photos), seconds)
 
 
-def store_svm_estimate(store: object) -> TrainEstimate:
+def store_svm_estimate(store: LabelSource) -> TrainEstimate:
     """The estimate for a workspace: its trainable labels with counts the default SVM learns (0-5)."""
     usable = train = 0
     for split in ("train", "val", "test"):
-        n = sum(1 for _id, _path, count in store.training_labels(split=split)  # type: ignore[attr-defined]
+        n = sum(1 for _id, _path, count in store.training_labels(split=split)
                 if count <= SVM_MAX_COUNT)
         usable += n
         train += n if split == "train" else 0

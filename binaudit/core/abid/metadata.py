@@ -173,8 +173,7 @@ def _parse_measure(value: Any, where: str) -> Measure | None:
     if type(value) is not dict:
         raise MetadataError(f"{where} must be an object with unit and value, got {_describe(value)}")
     number, unit = value.get("value"), value.get("unit", "")
-    kind = type(number)
-    if kind is not float and kind is not int:
+    if type(number) is not float and type(number) is not int:
         raise MetadataError(f"{where}.value must be a number, got {_describe(number)}")
     if not 0 <= number <= MAX_MEASURE:  # also false for NaN
         raise MetadataError(f"{where}.value {number!r} is not a plausible measurement")

@@ -21,7 +21,8 @@ def _color(rng: np.random.Generator, jitter: float = 18.0) -> tuple[int, int, in
     c = _PALETTE[int(rng.integers(len(_PALETTE)))] + rng.normal(0.0, jitter, 3)
     lum = float(c @ np.array([0.3, 0.59, 0.11]))
     c = lum + rng.uniform(0.45, 0.85) * (c - lum)  # printed inks under warehouse light
-    return tuple(int(v) for v in np.clip(c, 0, 255))
+    r, g, b = (int(v) for v in np.clip(c, 0, 255))
+    return r, g, b
 
 
 def _contrast(c: tuple[int, int, int], rng: np.random.Generator) -> tuple[int, int, int]:
@@ -34,8 +35,9 @@ def _contrast(c: tuple[int, int, int], rng: np.random.Generator) -> tuple[int, i
     return (25, 25, 30) if lum > 120 else (240, 240, 235)
 
 
-def _shade(c, f: float) -> tuple[int, int, int]:
-    return tuple(int(max(0, min(255, v * f))) for v in c)
+def _shade(c: tuple[int, int, int], f: float) -> tuple[int, int, int]:
+    r, g, b = (int(max(0, min(255, v * f))) for v in c)
+    return r, g, b
 
 
 def _rect(d: ImageDraw.ImageDraw, x0, y0, x1, y1, **kw) -> None:

@@ -63,7 +63,7 @@ def _shade_sprite(img: Image.Image, profile_x: np.ndarray | None, profile_y: np.
     """Light the flat drawing: side/top profiles times a smooth random field (dents, folds)."""
     w, h = img.size
     g = rng.uniform(0.86, 1.08, (int(rng.integers(2, 5)), int(rng.integers(2, 5))))
-    field = np.asarray(Image.fromarray((g * 200).astype(np.uint8), "L").resize((w, h), Image.BILINEAR),
+    field = np.asarray(Image.fromarray((g * 200).astype(np.uint8), "L").resize((w, h), Image.Resampling.BILINEAR),
                        dtype=np.float32) * (1.0 / 200.0)
     if profile_x is not None:
         field *= profile_x[None, :]

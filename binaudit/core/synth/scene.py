@@ -79,8 +79,8 @@ def _draw_frame(rng, img: Image.Image, fr: _Frame, fabric: tuple) -> None:
     # front lip with its sag
     xs = np.linspace(0, W, 17)
     ys = fr.lip_y(xs)
-    poly = [(float(x), float(y)) for x, y in zip(xs, ys)] + [(W, H), (0, H)]
-    d.polygon(poly, fill=light)
+    lip = [(float(x), float(y)) for x, y in zip(xs, ys)] + [(W, H), (0, H)]
+    d.polygon(lip, fill=light)
     d.line([(float(x), float(y)) for x, y in zip(xs, ys)], fill=_shade(light, 0.7), width=max(1, int(1.5 * s)))
     d.line([(float(x), float(y) + 3 * s) for x, y in zip(xs, ys)], fill=_shade(light, 1.1), width=max(1, int(s)))
     if rng.random() < 0.5:  # a second fold lower on the lip
@@ -151,11 +151,11 @@ def _tape(rng, img: Image.Image, fr: _Frame) -> Image.Image:
     u = np.linspace(-1.0, 1.0, W)
     off = np.round(bow * (1 - u ** 2) + tilt * u).astype(np.int64)
     tape_col = tuple(int(v) for v in np.clip(np.array([228, 228, 224]) * rng.uniform(0.9, 1.05), 0, 255))
-    alpha = Image.fromarray(_shifted((prof * 255).astype(np.uint8), off), "L")
-    img = Image.composite(Image.new("RGB", img.size, tape_col), img, alpha)
+    tape_mask = Image.fromarray(_shifted((prof * 255).astype(np.uint8), off), "L")
+    img = Image.composite(Image.new("RGB", img.size, tape_col), img, tape_mask)
     if cord.any():
-        alpha = Image.fromarray(_shifted((cord * 255).astype(np.uint8), off), "L")
-        img = Image.composite(Image.new("RGB", img.size, (205, 185, 115)), img, alpha)
+        cord_mask = Image.fromarray(_shifted((cord * 255).astype(np.uint8), off), "L")
+        img = Image.composite(Image.new("RGB", img.size, (205, 185, 115)), img, cord_mask)
     return img
 
 
@@ -185,7 +185,7 @@ def _light_field(rng, w: int, h: int) -> Image.Image:
     f = np.outer((1 + gy * xs) * (1 - vig * xs ** 2), (1 + gx * xs) * (1 - vig * xs ** 2))
     f = f / f.max()
     small = Image.fromarray(np.clip(f * 255, 0, 255).astype(np.uint8), "L")
-    return small.resize((w, h), Image.BILINEAR)
+    return small.resize((w, h), Image.Resampling.BILINEAR)
 
 
 def _render_image(rng: np.random.Generator, looks: list[dict], quantities: list[int], W: int, H: int):
@@ -205,8 +205,8 @@ def _render_image(rng: np.random.Generator, looks: list[dict], quantities: list[
         for k, x, y, ang in placements:
             rgb, mask = sprites[k]
             if abs(ang) > 1.0:
-                rgb = rgb.rotate(ang, resample=Image.BILINEAR, expand=True)
-                mask = mask.rotate(ang, resample=Image.BILINEAR, expand=True)
+                rgb = rgb.rotate(ang, resample=Image.Resampling.BILINEAR, expand=True)
+                mask = mask.rotate(ang, resample=Image.Resampling.BILINEAR, expand=True)
             w0, h0 = sizes[k]
             px = int(round(x + w0 / 2 - rgb.width / 2))
             py = int(round(y + h0 / 2 - rgb.height / 2))
@@ -234,5 +234,5 @@ def _render_image(rng: np.random.Generator, looks: list[dict], quantities: list[
     img = ImageChops.add(img, Image.merge("RGB", (noise, noise, noise)), 1.0, -128)
     if rng.random() < 0.2:  # a defocused or shaken shot
         img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.6, 1.4) * max(1.0, h / 300)))
-    img = img.resize((W, H), Image.BILINEAR)
+    img = img.resize((W, H), Image.Resampling.BILINEAR)
     return img, min_vis
