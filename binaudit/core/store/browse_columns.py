@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
+from sqlite_utils.utils import sqlite3
 
 from binaudit.core.abid import STATUS_INCONSISTENT
 from binaudit.core.store.batches import chunks
@@ -84,6 +86,12 @@ def _ids(text: str | None, count: int, reread: Callable[[], list[str]]) -> list[
     return ids if len(ids) == count else [i.encode("utf-8") for i in reread()]
 
 
+def _image_ids_after(conn: sqlite3.Connection, after: str) -> list[str]:
+    """The next CHUNK image ids after `after`, read row by row (for ids that contain the separator)."""
+    return [r[0] for r in conn.execute(
+        f"SELECT image_id FROM images WHERE image_id > ? ORDER BY image_id LIMIT {CHUNK}", [after])]
+
+
 def _scaled(column: np.ndarray) -> np.ndarray:
     """Scores stored as integer millionths back to float32, NaN for NULL."""
     out = column.astype(np.float64) / 1e6
@@ -136,8 +144,7 @@ class BrowseColumns(ModelsAndRuns):
             if not count:
                 break
             count = min(count, n - done)
-            ids = _ids(ids_text, count, lambda after=last: [r[0] for r in conn.execute(
-                f"SELECT image_id FROM images WHERE image_id > ? ORDER BY image_id LIMIT {CHUNK}", [after])])
+            ids = _ids(ids_text, count, partial(_image_ids_after, conn, last))
             parts.append(_unpack(ids[:count], np.fromstring(packed_text, sep=",", dtype=np.int64)[:count],
                                  np.fromstring(events_text, sep=",", dtype=np.int64)[:count]))
             done, last = done + count, last_id
@@ -169,8 +176,9 @@ class BrowseColumns(ModelsAndRuns):
         ids = _ids(ids_text, count, lambda: [r[0] for r in conn.execute(
             "SELECT image_id FROM predictions WHERE model_id = ? ORDER BY image_id", [model_id])])
         values = [np.fromstring(c or "", sep=",", dtype=np.int64)[:count] for c in columns]
+        confidence, mismatch, label_issue = (_scaled(v) for v in values[1:])
         return PredictionColumns(np.array(ids, dtype="S") if ids else np.zeros(0, "S1"), values[0],
-                                 *(_scaled(v) for v in values[1:]),
+                                 confidence, mismatch, label_issue,
                                  probs=self._probs(model_id, probs_text or "", count, classes))
 
     def _probs(self, model_id: int, text: str, count: int, classes: int) -> np.ndarray:

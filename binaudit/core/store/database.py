@@ -172,6 +172,14 @@ class StoreBase:
             names = [d[0] for d in cursor.description or ()]
             return [dict(zip(names, row)) for row in cursor.fetchall()]
 
+    def _insert(self, table: str, row: dict[str, Any]) -> int:
+        """INSERT one row given as {column: value} (call inside write()) and return its new rowid."""
+        cursor = self.db.conn.execute(
+            f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
+        if cursor.lastrowid is None:
+            raise StoreError(f"SQLite gave no rowid for the row inserted into {table}.")
+        return cursor.lastrowid
+
     def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         with self._lock:
             row = self.db.conn.execute(sql, params).fetchone()
@@ -194,15 +202,20 @@ def _check_writable_folder(folder: Path) -> None:
             "Open it read-only to browse, or copy the workspace to a writable folder to label.") from exc
 
 
-def _connect(path: Path, readonly: bool) -> Any:
-    options = dict(timeout=BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None)
+def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
     if not readonly:
-        return sqlite3.connect(str(path), **options)
+        return _sqlite_connect(str(path))
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, **options)
+        conn = _sqlite_connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         return conn
     except sqlite3.OperationalError:
         # A WAL database in a read-only folder cannot create its -shm file; read it as immutable.
-        return sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True, **options)
+        return _sqlite_connect(f"{path.resolve().as_uri()}?immutable=1", uri=True)
+
+
+def _sqlite_connect(database: str, uri: bool = False) -> sqlite3.Connection:
+    """A connection in autocommit mode (write() opens transactions itself), usable from any thread."""
+    return sqlite3.connect(database, timeout=BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None,
+                           uri=uri)
 

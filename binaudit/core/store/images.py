@@ -87,9 +87,10 @@ class ImageTables(StoreBase):
                     for i in items.get(row["image_id"], [])]
             return record_key(row.get("recorded_count"), skus)
 
-        images = [ImportedImage(*(r.get(c) for c in self.IMAGE_IMPORT_COLUMNS[:-3]), key(r),
-                                r.get("bin_key") or r["image_id"], r.get("search_text") or text(r)) for r in rows]
-        item_rows = [ImportedItem(*(item.get(c) for c in self.ITEM_COLUMNS))
+        images = [ImportedImage._make([*(r.get(c) for c in self.IMAGE_IMPORT_COLUMNS[:-3]), key(r),
+                                       r.get("bin_key") or r["image_id"], r.get("search_text") or text(r)])
+                  for r in rows]
+        item_rows = [ImportedItem._make(item.get(c) for c in self.ITEM_COLUMNS)
                      for r in rows for item in items.get(r["image_id"], [])]
         with self.write():
             self.write_imported(images, item_rows, replacing=self._known_ids([r["image_id"] for r in rows]),

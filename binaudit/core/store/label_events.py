@@ -52,10 +52,7 @@ class LabelEvents(StoreBase):
                 "previous_status": current.status, "previous_count": current.count,
                 "predictions": json.dumps(predictions, sort_keys=True) if predictions else None,
             }
-            cursor = self.db.conn.execute(
-                f"INSERT INTO label_events ({', '.join(event)}) VALUES ({', '.join('?' * len(event))})",
-                list(event.values()))
-            event_id = int(cursor.lastrowid)
+            event_id = self._insert("label_events", event)
             self.db.conn.execute(
                 "UPDATE images SET effective_count = ?, label_status = ?, label_event_id = ?, "
                 "reviewed_by = ?, reviewed_at = ?, label_reason = ? WHERE image_id = ?",

@@ -140,7 +140,7 @@ def _v1_initial_schema(db: sqlite_utils.Database) -> None:
     for statement in _split_sql(SCHEMA_V1):
         db.conn.execute(statement)
     # No per-row triggers: Store.upsert_images maintains the index set-wise, 5x faster on bulk imports.
-    db["items"].enable_fts(FTS_COLUMNS, create_triggers=False, tokenize="unicode61")
+    db.table("items").enable_fts(FTS_COLUMNS, create_triggers=False, tokenize="unicode61")
 
 
 def _split_sql(script: str) -> list[str]:

@@ -41,9 +41,7 @@ class ModelsAndRuns(StoreBase):
             "active": 0, "created_at": utc_now(), "name": name or f"{architecture}",
         }
         with self.write():
-            cursor = self.db.conn.execute(
-                f"INSERT INTO models ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
-            return int(cursor.lastrowid)
+            return self._insert("models", row)
 
     def get_model(self, model_id: int) -> dict[str, Any] | None:
         rows = self.query("SELECT * FROM models WHERE id = ?", [model_id])
@@ -135,9 +133,7 @@ class ModelsAndRuns(StoreBase):
         row = {"kind": kind, "config": json.dumps(config, sort_keys=True, default=str), "status": "running",
                "started_at": utc_now(), "run_dir": run_dir, "pid": os.getpid()}
         with self.write():
-            cursor = self.db.conn.execute(
-                f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
-            return int(cursor.lastrowid)
+            return self._insert("runs", row)
 
     def update_run(self, run_id: int, **fields: Any) -> None:
         allowed = {"status", "metrics", "log", "model_id", "finished_at", "label_snapshot", "run_dir", "reason"}
