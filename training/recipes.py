@@ -92,10 +92,11 @@ class Recipe:
         return sum(s.epochs for s in self.stage_list())
 
     def group_factors(self) -> tuple[float, float, float]:
-        values = tuple(float(v) for v in self.lr_groups.replace("/", ",").split(",") if v.strip())
+        values = [float(v) for v in self.lr_groups.replace("/", ",").split(",") if v.strip()]
         if len(values) != 3:
             raise ValueError(f"lr_groups needs three factors, got {self.lr_groups!r}")
-        return values  # type: ignore[return-value]
+        body_start, body_end, head = values
+        return body_start, body_end, head
 
     def validate(self) -> Recipe:
         self.stage_list()

@@ -165,15 +165,15 @@ def export_audit_results(store: Store, out: Path, fmt: str | None = None, review
     return len(rows)
 
 
-def corrected_record(original: dict[str, Any], image: dict[str, Any], event: L.LabelEvent) -> dict[str, Any]:
-    """The original ABID record with the audited EXPECTED_QUANTITY and an AUDIT block."""
+def corrected_record(original: dict[str, Any], image: dict[str, Any]) -> dict[str, Any]:
+    """The original ABID record with the audited EXPECTED_QUANTITY and an AUDIT block (image: its images row)."""
     record = dict(original)
     if image["effective_count"] is not None:
         record["EXPECTED_QUANTITY"] = image["effective_count"]
     record["AUDIT"] = {
         "recorded_quantity": original.get("EXPECTED_QUANTITY"), "status": image["label_status"],
         "audited_quantity": image["effective_count"], "reason": image["label_reason"],
-        "by": image["reviewed_by"], "at": image["reviewed_at"], "event_id": event.id,
+        "by": image["reviewed_by"], "at": image["reviewed_at"], "event_id": image["label_event_id"],
         "tool": f"binaudit {__version__}",
     }
     return record
@@ -194,8 +194,7 @@ def export_corrected_metadata(store: Store, out: Path, progress: ProgressCallbac
                 continue  # unreadable originals cannot be corrected; the results export still lists them
             if not isinstance(original, dict):
                 continue
-            event = store.get_event(image["label_event_id"])
-            record = corrected_record(original, image, event)
+            record = corrected_record(original, image)
             (tmp / "metadata" / f"{image['image_id']}.json").write_text(json.dumps(record, indent=4, sort_keys=True))
             written += 1
             report(progress, n, len(images))

@@ -83,7 +83,7 @@ def _item_rows(image_id: str, record: BinRecord) -> list[tuple[Any, ...]]:
     """The record's SKUs as items rows, plain tuples in ImportedItem's field order."""
     rows = []
     for key, sku in record.skus.items():
-        row = [image_id, key, sku.asin, sku.name, sku.normalized_name, sku.quantity]
+        row: list[Any] = [image_id, key, sku.asin, sku.name, sku.normalized_name, sku.quantity]
         for measure in (sku.length, sku.width, sku.height, sku.weight):
             row += (None, None) if measure is None else (measure.value, measure.unit)
         rows.append(tuple(row))

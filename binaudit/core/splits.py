@@ -57,10 +57,10 @@ def parse_ratios(text: str) -> tuple[float, float, float]:
     parts = [p for p in text.replace(",", "/").split("/") if p.strip()]
     if len(parts) != 3:
         raise ValueError(f"expected three ratios like 70/20/10, got {text!r}")
-    values = tuple(float(p) for p in parts)
-    if any(v < 0 for v in values) or sum(values) <= 0:
+    train, val, test = (float(p) for p in parts)
+    if any(v < 0 for v in (train, val, test)) or sum((train, val, test)) <= 0:
         raise ValueError(f"ratios must be non-negative and not all zero: {text!r}")
-    return values  # type: ignore[return-value]
+    return train, val, test
 
 
 # ---------------------------------------------------------------------------------------------- bins

@@ -115,7 +115,7 @@ class BrowseIndex(ScoreColumns):
             return
         if columns.ids.shape == self.ids.shape and np.array_equal(columns.ids, self.ids):
             pos = np.arange(len(self), dtype=np.int64)  # every image scored: rows line up
-            keep = slice(None)
+            keep: slice | np.ndarray = slice(None)
         else:
             pos = self._positions_of(columns.ids)
             keep = pos >= 0
@@ -128,7 +128,7 @@ class BrowseIndex(ScoreColumns):
         if columns.probs.shape == (columns.ids.size, m.probs.shape[1]):
             m.probs[pos] = columns.probs[keep]
 
-    def _positions_of(self, ids: Sequence[Any]) -> np.ndarray:
+    def _positions_of(self, ids: Sequence[Any] | np.ndarray) -> np.ndarray:
         """Positions of ids (str or UTF-8 bytes), -1 where unknown."""
         if isinstance(ids, np.ndarray):
             keys = ids

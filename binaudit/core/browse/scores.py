@@ -59,7 +59,7 @@ class ScoreColumns:
 
     def mismatch_flags(self) -> np.ndarray:
         """True where any active model's predicted count disagrees with the recorded count."""
-        flags = np.zeros(len(self), bool)
+        flags = np.zeros(self.recorded.shape, np.bool_)  # one per row
         for kind in self.model_kinds():
             flags |= self.disagrees(kind)
         return flags
