@@ -11,6 +11,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 import pytest
 
 from binaudit.core.store import Store
+from tests.support.workspaces import build_trained_workspace, private_copy
 
 # The bundled sample (real ids from ../shared/abid-real); ../shared/abid-sample is an older sample with borrowed ids.
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "resources" / "abid-sample"
@@ -62,30 +63,12 @@ def synth_store(tmp_path: Path, synth_dataset: Path):
 def scored_workspace(tmp_path_factory: pytest.TempPathFactory, synth_dataset) -> Path:
     """The synthetic bins with a real tiny ResNet and a real SVM, trained by the training module,
     scoring every image and active (built once per session; tests get a private copy)."""
-    from binaudit.core.importer import import_dataset
-    from binaudit.ml.modelfiles import activate_registered
-    from binaudit.ml.scoring import score_images
-    from training.__main__ import main
-
-    root = tmp_path_factory.mktemp("scored") / "ws"
-    with Store.open(root / "workspace.db") as store:
-        import_dataset(store, synth_dataset)
-    assert main(["resnet", "--db", str(root), "--recipe", "tiny", "--epochs", "1", "--threads", "1",
-                 "--workers", "0"]) == 0
-    assert main(["svm", "--db", str(root), "--size", "16", "--pca", "10", "--folds", "2", "--threads", "1"]) == 0
-    with Store.open(root / "workspace.db") as store:
-        for model in store.list_models():
-            score_images(store, model["id"], device="cpu", num_workers=0)
-            activate_registered(store, model["id"])
-    return root
+    return build_trained_workspace(tmp_path_factory.mktemp("scored") / "ws", synth_dataset)
 
 
 @pytest.fixture
 def scored_store(tmp_path: Path, scored_workspace: Path):
     """A private copy of the scored workspace, open as a Store."""
-    import shutil
-
-    root = tmp_path / "scored-ws"
-    shutil.copytree(scored_workspace, root, ignore=shutil.ignore_patterns("cache"))
+    root = private_copy(scored_workspace, tmp_path / "scored-ws")
     with Store.open(root / "workspace.db") as store:
         yield store

@@ -8,14 +8,14 @@ by binaudit.ml.scoring and the model is activated. Each test gets a copy of that
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from binaudit.core.store import Store
+from tests.support.workspaces import SMALL_SVM, build_trained_workspace, private_copy
 
-SVM_ARGS = ["--size", "16", "--pca", "10", "--folds", "2", "--threads", "1"]
+SVM_ARGS = SMALL_SVM  # the same SVM as the scored workspace's
 
 
 @pytest.fixture(autouse=True)
@@ -50,27 +50,14 @@ def process_window(qtbot, scored_store: Store, monkeypatch: pytest.MonkeyPatch):
 @pytest.fixture(scope="session")
 def trained_workspace(tmp_path_factory: pytest.TempPathFactory, synth_dataset: Path) -> Path:
     """Workspace folder: the synthetic bins imported, an SVM trained, scored and active."""
-    from binaudit.core.importer import import_dataset
-    from binaudit.ml.modelfiles import activate_registered
-    from binaudit.ml.scoring import score_images
-    from training.__main__ import main
-
-    root = tmp_path_factory.mktemp("trained") / "ws"
-    with Store.open(root / "workspace.db") as store:
-        import_dataset(store, synth_dataset)
-    assert main(["svm", "--db", str(root), *SVM_ARGS]) == 0
-    with Store.open(root / "workspace.db") as store:
-        model_id = store.list_models(kind="svm")[-1]["id"]
-        score_images(store, model_id, device="cpu", num_workers=0)
-        activate_registered(store, model_id)
-    return root
+    return build_trained_workspace(tmp_path_factory.mktemp("trained") / "ws", synth_dataset, resnet=None,
+                                   svm=SVM_ARGS)
 
 
 @pytest.fixture
 def trained_store(tmp_path: Path, trained_workspace: Path):
     """A private copy of the trained workspace, open as a Store."""
-    root = tmp_path / "ws"
-    shutil.copytree(trained_workspace, root, ignore=shutil.ignore_patterns("cache"))
+    root = private_copy(trained_workspace, tmp_path / "ws")
     with Store.open(root / "workspace.db") as store:
         yield store
 

@@ -14,7 +14,7 @@ from torchvision import models
 
 from binaudit.core.store import Store
 from binaudit.ml import resnet as rn
-from tests.test_training_support import TINY, db_of, final, run_in_process
+from tests.training.support import TINY, db_of, final, run_in_process
 
 
 @pytest.fixture(scope="module")

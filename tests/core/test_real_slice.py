@@ -12,8 +12,8 @@ from binaudit.core.abid import MetadataError, parse_metadata_checked, parse_meta
 from binaudit.core.importer import import_dataset
 from binaudit.core.store import Store
 from binaudit.core.workspace import Workspace
+from tests.support.paths import REAL_SLICE as SLICE
 
-SLICE = Path(__file__).resolve().parents[1].parent / "shared" / "abid-real"
 pytestmark = pytest.mark.skipif(not (SLICE / "metadata").is_dir(),
                                 reason=f"the real ABID slice is not at {SLICE} (it travels beside the repo)")
 

@@ -12,7 +12,7 @@ import pytest
 
 from binaudit.core.store import Store
 from binaudit.ml.scoring import clip_to_top, score_images, top_or_more
-from tests.test_training_support import TINY, db_of, final, run_in_process
+from tests.training.support import TINY, db_of, final
 
 TOP = 6
 RUNS = {"resnet": ["resnet", *TINY, "--epochs", "1"],
@@ -24,9 +24,9 @@ def _manifest(store: Store, model_id: int) -> dict:
 
 
 @pytest.mark.parametrize("kind", ["resnet", "svm"])
-def test_or_more_classes_end_to_end(synth_store: Store, capsys, kind: str) -> None:
+def test_or_more_classes_end_to_end(synth_store: Store, train, kind: str) -> None:
     argv = [RUNS[kind][0], "--db", db_of(synth_store), *RUNS[kind][1:], "--max-count", str(TOP), "--or-more"]
-    code, events = run_in_process(capsys, argv)
+    code, events = train(argv)
     done = final(events)
     assert code == 0 and done["event"] == "finished", done
     assert events[0]["classes"] == list(range(TOP + 1))
@@ -53,8 +53,8 @@ def test_or_more_classes_end_to_end(synth_store: Store, capsys, kind: str) -> No
         assert row["p_differs"] == pytest.approx(1.0 - row["probs"][TOP], abs=1e-9)
 
 
-def test_the_published_range_stays_the_default(synth_store: Store, capsys) -> None:
-    code, events = run_in_process(capsys, ["svm", "--db", db_of(synth_store), *RUNS["svm"][1:]])
+def test_the_published_range_stays_the_default(synth_store: Store, train) -> None:
+    code, events = train(["svm", "--db", db_of(synth_store), *RUNS["svm"][1:]])
     done = final(events)
     assert code == 0 and events[0]["classes"] == list(range(6))
     manifest = _manifest(synth_store, done["model_id"])

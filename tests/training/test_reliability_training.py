@@ -6,7 +6,7 @@ import json
 import signal
 
 from binaudit.core.store import Store
-from tests.test_training_support import TINY, db_of, final, run_in_process, start_training
+from tests.training.support import TINY, db_of, final, run_in_process, start_training
 
 
 def test_sigkill_mid_epoch_leaves_store_and_active_model_untouched(synth_store: Store, capsys) -> None:

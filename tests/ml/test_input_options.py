@@ -22,7 +22,7 @@ from binaudit.ml.preprocess import (
     preprocessing_spec,
     resize_uint8,
 )
-from tests.test_training_support import TINY, db_of, final, run_in_process
+from tests.training.support import TINY, db_of, final, run_in_process
 from training.data import load_label_sets, normalize_batch, prepare_datasets
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from binaudit.core.store import Store
-from tests.test_training_support import REPO, TINY, child_env, db_of, final, parse_stream, run_in_process
+from tests.training.support import REPO, TINY, child_env, db_of, final, parse_stream
 
 
-def test_two_process_ddp_run_matches_the_single_process_format(synth_store: Store, capsys) -> None:
-    code, single = run_in_process(capsys, ["resnet", "--db", db_of(synth_store), *TINY])
+def test_two_process_ddp_run_matches_the_single_process_format(synth_store: Store, train) -> None:
+    code, single = train(["resnet", "--db", db_of(synth_store), *TINY])
     assert code == 0
     torchrun = [sys.executable, "-m", "torch.distributed.run"]
     if shutil.which("torchrun") is None and not _has_run_module():

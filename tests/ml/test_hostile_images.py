@@ -9,9 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
-from tests.hostile_corpus import build_hostile_corpus
+from tests.support.paths import REPO
 
 AUDITED_IMPORT = textwrap.dedent("""
     import json, sys
@@ -57,25 +55,17 @@ AUDITED_IMPORT = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, str]]:
-    base = tmp_path_factory.mktemp("hostile")
-    root, outside = base / "dataset", base / "outside"
-    kinds = build_hostile_corpus(root, outside)
-    return root, outside, kinds
-
-
-def test_corpus_is_big_enough(corpus) -> None:
-    _, _, kinds = corpus
+def test_corpus_is_big_enough(hostile_corpus) -> None:
+    _, _, kinds = hostile_corpus
     bad = [k for k in kinds.values() if k != "good"]
     assert len(bad) >= 200
 
 
-def test_import_survives_hostile_photos(corpus, tmp_path: Path) -> None:
-    root, outside, kinds = corpus
+def test_import_survives_hostile_photos(hostile_corpus, tmp_path: Path) -> None:
+    root, outside, kinds = hostile_corpus
     result = subprocess.run([sys.executable, "-c", AUDITED_IMPORT, str(root), str(tmp_path / "ws.db"),
                              str(outside.resolve()), str(tmp_path / "models" / "r18")], capture_output=True, text=True, timeout=300,
-                            cwd=Path(__file__).resolve().parents[1])
+                            cwd=REPO)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     rows = {r["image_id"]: r for r in report["rows"]}

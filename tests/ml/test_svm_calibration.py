@@ -17,7 +17,7 @@ from binaudit.ml.modelfiles import load_registered
 from binaudit.ml.scoring import score_images
 from binaudit.ml.svm import FeatureSpec, TorchSVM, fit_svm
 from binaudit.ml.svm_calibration import fit_decision_calibrator
-from tests.test_training_support import db_of, final, run_in_process
+from tests.training.support import db_of, final, run_in_process
 
 torch.set_num_threads(1)
 

@@ -102,13 +102,12 @@ def test_decode_refuses_huge_images(tmp_path, monkeypatch):
         pp.decode_image(path)
 
 
-def test_decode_hostile_corpus_raises_only_decode_errors(tmp_path):
+def test_decode_hostile_corpus_raises_only_decode_errors(hostile_corpus):
     """Every hostile file either decodes to RGB or raises ImageDecodeError; bombs never get decoded."""
-    from tests.hostile_corpus import build_hostile_corpus
-    kinds = build_hostile_corpus(tmp_path / "data", tmp_path / "outside")
+    root, _, kinds = hostile_corpus
     outcome = {}
     for name, kind in kinds.items():
-        path = tmp_path / "data" / "bin-images" / name
+        path = root / "bin-images" / name
         if not path.name[:1].isdigit() or kind == "metadata without photo":
             continue
         try:

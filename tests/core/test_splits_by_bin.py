@@ -19,7 +19,6 @@ from binaudit.core.store import Store
 from binaudit.core.store.migrations import MIGRATIONS
 from training.data import load_label_sets
 
-REAL_SLICE = Path(__file__).resolve().parents[1].parent / "shared" / "abid-real"
 RATIOS = [(0.7, 0.2, 0.1), (80, 10, 10), (1, 1, 1), (0.5, 0.0, 0.5), (0, 3, 1)]
 
 
@@ -231,9 +230,8 @@ def test_older_workspace_is_migrated_to_bins_and_keeps_its_labels(tmp_path: Path
         assert store.search_items("B0SHOT0000") == ["00700", "00701"]
 
 
-@pytest.mark.skipif(not REAL_SLICE.exists(), reason="the real ABID slice is not next to the repository")
-def test_real_slice_bins_never_span_two_splits(tmp_path: Path, store: Store) -> None:
-    import_dataset(store, REAL_SLICE)
+def test_real_slice_bins_never_span_two_splits(real_slice: Path, store: Store) -> None:
+    import_dataset(store, real_slice)
     rows = _rows(store)
     assert len(rows) == 10_013
     _assert_no_bin_spans_two_splits(rows)

@@ -12,7 +12,7 @@ import pytest
 from binaudit.core.store import Store
 from binaudit.ml.modelfiles import load_registered
 from binaudit.ml.scoring import score_images
-from tests.test_training_support import db_of, final, run_in_process
+from tests.training.support import db_of, final, run_in_process
 
 
 def test_svm_run_registers_a_model_and_stores_out_of_fold_probabilities(synth_store: Store, capsys) -> None:

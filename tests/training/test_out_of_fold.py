@@ -21,7 +21,7 @@ from binaudit.ml.modelfiles import ModelFileError, load_registered, registered_p
 from binaudit.ml.modelpack import export_model, import_model
 from binaudit.ml.preprocess import decode_image
 from binaudit.ml.scoring import score_images
-from tests.test_training_support import TINY, final, run_in_process
+from tests.training.support import TINY, final
 
 SVM_ARGS = ["--size", "24", "--pca", "0", "--hog", "--hog-size", "48", "--C", "100", "--folds", "4", "--threads", "1"]
 
@@ -35,11 +35,11 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def trained(tmp_path: Path, planted: Path, capsys: pytest.CaptureFixture):
+def trained(tmp_path: Path, planted: Path, train):
     """A workspace with the planted bins, an SVM trained by `python -m training svm`, every photo scored."""
     with Store.open(tmp_path / "ws" / "workspace.db") as store:
         import_dataset(store, planted)
-        code, events = run_in_process(capsys, ["svm", "--db", str(store.path), *SVM_ARGS])
+        code, events = train(["svm", "--db", str(store.path), *SVM_ARGS])
         done = final(events)
         assert code == 0 and done["event"] == "finished", done
         summary = score_images(store, done["model_id"], device="cpu", num_workers=0)
@@ -127,10 +127,10 @@ def test_a_changed_cross_fitted_file_is_refused(trained, tmp_path: Path) -> None
         export_model(store, model_id, tmp_path / "svm.zip")
 
 
-def test_resnet_cross_fit_stores_out_of_fold_predictions(synth_store: Store, capsys: pytest.CaptureFixture) -> None:
+def test_resnet_cross_fit_stores_out_of_fold_predictions(synth_store: Store, train) -> None:
     """--cross-fit 2: two fold runs inside the run (their events say which fold), the model file keeps their
     held-out predictions, and scoring stores them for every photo the model trained on."""
-    code, events = run_in_process(capsys, ["resnet", "--db", str(synth_store.path), *TINY, "--epochs", "1",
+    code, events = train(["resnet", "--db", str(synth_store.path), *TINY, "--epochs", "1",
                                            "--cross-fit", "2"])
     done = final(events)
     assert code == 0 and done["event"] == "finished", done

@@ -23,7 +23,7 @@ from binaudit.ml.heads import (
 from binaudit.ml.modelfiles import load_registered
 from binaudit.ml.resnet import build_resnet
 from binaudit.ml.scoring import score_images
-from tests.test_training_support import TINY, db_of, final, run_in_process
+from tests.training.support import TINY, db_of, final
 from training.losses import (
     NeighbourLoss,
     ThresholdLoss,
@@ -100,15 +100,15 @@ def test_each_loss_learns_counts_on_tiny_data(loss: str) -> None:
     assert accuracy > 0.8 and rmse < 0.6, (loss, accuracy, rmse)
 
 
-def test_unknown_loss_is_a_usage_error(synth_store: Store, capsys) -> None:
-    code, events = run_in_process(capsys, ["resnet", "--db", db_of(synth_store), *TINY, "--loss", "poisson"])
+def test_unknown_loss_is_a_usage_error(synth_store: Store, train) -> None:
+    code, events = train(["resnet", "--db", db_of(synth_store), *TINY, "--loss", "poisson"])
     assert code == 2 and final(events)["event"] == "failed" and "loss must be one of" in final(events)["reason"]
 
 
 @pytest.mark.parametrize("loss,head", [("ce", "softmax"), ("neighbour", "softmax"), ("ordinal", "ordinal"),
                                        ("coral", "coral")])
-def test_each_loss_trains_saves_and_scores(synth_store: Store, capsys, loss: str, head: str) -> None:
-    code, events = run_in_process(capsys, ["resnet", "--db", db_of(synth_store), *TINY, "--epochs", "1",
+def test_each_loss_trains_saves_and_scores(synth_store: Store, train, loss: str, head: str) -> None:
+    code, events = train(["resnet", "--db", db_of(synth_store), *TINY, "--epochs", "1",
                                            "--loss", loss])
     done = final(events)
     assert code == 0 and done["event"] == "finished", done
@@ -127,9 +127,9 @@ def test_each_loss_trains_saves_and_scores(synth_store: Store, capsys, loss: str
         assert key in done["metrics"], key
 
 
-def test_lr_find_uses_the_recipes_loss(synth_store: Store, capsys) -> None:
+def test_lr_find_uses_the_recipes_loss(synth_store: Store, train) -> None:
     """The ordinal head has K-1 outputs: a range test with plain cross-entropy would crash on it."""
-    code, events = run_in_process(capsys, ["lr-find", "--db", db_of(synth_store), "--recipe", "tiny",
+    code, events = train(["lr-find", "--db", db_of(synth_store), "--recipe", "tiny",
                                            "--loss", "ordinal", "--num-iter", "6", "--threads", "1"])
     done = final(events)
     assert code == 0 and done["event"] == "finished", done

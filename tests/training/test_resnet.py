@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 
 from binaudit.core.store import Store
-from tests.test_training_support import TINY, db_of, final, parse_stream, run_in_process, start_training
+from tests.training.support import TINY, db_of, final, parse_stream, start_training
 
 EPOCH_KEYS = {"event", "time", "epoch", "stage", "input_size", "train_loss", "train_acc", "val_loss", "val_acc",
               "val_rmse", "lr", "seconds"}
@@ -56,8 +56,8 @@ def _stop_when(proc, predicate, sig: int) -> list[dict]:
     return events + parse_stream(out)
 
 
-def test_sigterm_stops_cleanly_and_resume_matches_an_uninterrupted_run(synth_store: Store, capsys) -> None:
-    code, straight = run_in_process(capsys, ["resnet", "--db", db_of(synth_store), *TINY])
+def test_sigterm_stops_cleanly_and_resume_matches_an_uninterrupted_run(synth_store: Store, train) -> None:
+    code, straight = train(["resnet", "--db", db_of(synth_store), *TINY])
     assert code == 0
     proc = start_training(["resnet", "--db", db_of(synth_store), *TINY])
     events = _stop_when(proc, lambda e: e["event"] == "batch" and e["epoch"] == 1 and e["batch"] == 2,
@@ -67,7 +67,7 @@ def test_sigterm_stops_cleanly_and_resume_matches_an_uninterrupted_run(synth_sto
     assert stopped["event"] == "cancelled" and stopped["resume"]
     assert synth_store.get_run(stopped["run_id"])["status"] == "cancelled"
     assert (Path(stopped["run_dir"]) / "checkpoint.pt").is_file()
-    code, resumed = run_in_process(capsys, ["resnet", "--resume", stopped["run_dir"], "--db", db_of(synth_store)])
+    code, resumed = train(["resnet", "--resume", stopped["run_dir"], "--db", db_of(synth_store)])
     assert code == 0 and final(resumed)["event"] == "finished"
     assert resumed[0]["resumed"] is True
     first_batch = next(e for e in resumed if e["event"] == "batch")
@@ -80,35 +80,35 @@ def test_sigterm_stops_cleanly_and_resume_matches_an_uninterrupted_run(synth_sto
         assert abs(ra["train_loss"] - rb["train_loss"]) < 1e-4 and ra["val_acc"] == rb["val_acc"]
 
 
-def test_resume_after_sigkill(synth_store: Store, capsys) -> None:
+def test_resume_after_sigkill(synth_store: Store, train) -> None:
     proc = start_training(["resnet", "--db", db_of(synth_store), *TINY, "--epochs", "3"])
     events = _stop_when(proc, lambda e: e["event"] == "epoch" and e["epoch"] == 1, signal.SIGKILL)
     assert proc.returncode == -signal.SIGKILL
     run_dir = events[0]["run_dir"]
     assert not any(e["event"] in ("finished", "cancelled") for e in events)
-    code, resumed = run_in_process(capsys, ["resume", run_dir, "--threads", "1"])
+    code, resumed = train(["resume", run_dir, "--threads", "1"])
     assert code == 0
     assert [e["epoch"] for e in resumed if e["event"] == "epoch"] == [2, 3]
     assert [r["epoch"] for r in _metrics_rows(run_dir)] == [1, 2, 3]
     assert synth_store.get_model(final(resumed)["model_id"])["run_id"] == events[0]["run_id"]
 
 
-def test_failures_end_the_stream_with_a_reason(tmp_path: Path, synth_store: Store, capsys) -> None:
+def test_failures_end_the_stream_with_a_reason(tmp_path: Path, synth_store: Store, train) -> None:
     empty = Store.open(tmp_path / "empty" / "workspace.db")
     empty.close()
-    code, events = run_in_process(capsys, ["resnet", "--db", str(tmp_path / "empty"), *TINY])
+    code, events = train(["resnet", "--db", str(tmp_path / "empty"), *TINY])
     assert code == 1 and final(events)["event"] == "failed" and "no labelled images" in final(events)["reason"]
     for image_id, _, _ in synth_store.training_labels():
         synth_store.record_label(image_id, user="t", status="corrected", count=2)
-    code, events = run_in_process(capsys, ["resnet", "--db", db_of(synth_store), *TINY])
+    code, events = train(["resnet", "--db", db_of(synth_store), *TINY])
     assert code == 1 and "only one class" in final(events)["reason"]
     assert not synth_store.list_runs()  # refused before a run was recorded
-    code, events = run_in_process(capsys, ["resnet", "--db", db_of(synth_store), *TINY, "--stages", "bad"])
+    code, events = train(["resnet", "--db", db_of(synth_store), *TINY, "--stages", "bad"])
     assert code == 2 and final(events)["event"] == "failed"
 
 
-def test_progressive_stages_and_lr_finder_in_one_run(synth_store: Store, capsys) -> None:
-    code, events = run_in_process(capsys, ["resnet", "--db", db_of(synth_store), *TINY, "--find-lr",
+def test_progressive_stages_and_lr_finder_in_one_run(synth_store: Store, train) -> None:
+    code, events = train(["resnet", "--db", db_of(synth_store), *TINY, "--find-lr",
                                            "--stages", "24:1:head,32:1:diff", "--schedule", "sgdr", "--tta"])
     assert code == 0, final(events)
     points = [e for e in events if e["event"] == "lr_finder"]
@@ -120,7 +120,7 @@ def test_progressive_stages_and_lr_finder_in_one_run(synth_store: Store, capsys)
     assert "accuracy_no_tta" in final(events)["metrics"]
 
 
-def test_unreadable_photo_and_out_of_memory_fail_with_a_reason(tmp_path: Path, synth_dataset: Path, capsys,
+def test_unreadable_photo_and_out_of_memory_fail_with_a_reason(tmp_path: Path, synth_dataset: Path, train,
                                                                 monkeypatch) -> None:
     import shutil
 
@@ -134,12 +134,12 @@ def test_unreadable_photo_and_out_of_memory_fail_with_a_reason(tmp_path: Path, s
         import_dataset(store, copy)
         bad_id, bad_path, _ = store.training_labels("train")[0]
     Path(bad_path).write_bytes(b"\xff\xd8\xff not really a jpeg")
-    code, events = run_in_process(capsys, ["resnet", "--db", str(tmp_path / "ws"), *TINY])
+    code, events = train(["resnet", "--db", str(tmp_path / "ws"), *TINY])
     assert code == 1 and bad_id in final(events)["reason"] and "--skip-bad-images" in final(events)["reason"]
 
     def out_of_memory(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
     monkeypatch.setattr(rt, "train_one_epoch", out_of_memory)
-    code, events = run_in_process(capsys, ["resnet", "--db", str(tmp_path / "ws"), *TINY, "--skip-bad-images"])
+    code, events = train(["resnet", "--db", str(tmp_path / "ws"), *TINY, "--skip-bad-images"])
     reason = final(events)["reason"]
     assert code == 1 and reason.startswith("out of memory") and "--batch-size" in reason
