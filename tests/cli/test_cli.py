@@ -47,7 +47,6 @@ def test_store_only_commands_import_neither_torch_nor_qt(store: Store, sample_di
     assert "svm-rbf" in result.stdout
 
 
-def test_python_dash_m_runs_the_command() -> None:
-    result = subprocess.run([sys.executable, "-m", "binaudit.cli", "--version"], capture_output=True, text=True,
-                            timeout=120, check=False)
+def test_python_dash_m_runs_the_command(binaudit_cli) -> None:
+    result = binaudit_cli("--version", timeout=120)
     assert result.returncode == 0 and result.stdout.startswith("binaudit ")
