@@ -41,7 +41,7 @@ def choose_device(requested: str | None = "auto") -> torch.device:
     raise DeviceUnavailable(f"unsupported device {requested!r}; use auto, cpu, cuda, cuda:N or mps")
 
 
-def _checked_cuda(dev: torch.device, requested: str) -> torch.device:
+def _checked_cuda(dev: torch.device, requested: str | None) -> torch.device:
     if not torch.cuda.is_available():
         raise DeviceUnavailable(f"device {requested!r} requested but CUDA is not available here; use auto or cpu")
     count = torch.cuda.device_count()
@@ -64,7 +64,9 @@ def memory_format(device: torch.device) -> torch.memory_format:
 
 def prepare_module(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     """Move a network to the device in the layout that is fastest there."""
-    return module.to(device=device, memory_format=memory_format(device))
+    # torch's stubs have no Module.to overload taking device and memory_format together; the runtime
+    # (torch._C._nn._parse_to) accepts them, and one call converts the layout on the target device.
+    return module.to(device=device, memory_format=memory_format(device))  # type: ignore[call-overload]
 
 
 def prepare_batch(batch: torch.Tensor, device: torch.device) -> torch.Tensor:

@@ -63,6 +63,14 @@ class CoralHead(OrdinalHead):
         super().__init__(in_features, num_classes, shared=True)
 
 
+def head_classes(model: nn.Module) -> int:
+    """How many classes a count network's head (its `fc`: a Linear layer or an ordinal head) predicts."""
+    fc = model.fc
+    if not isinstance(fc, (nn.Linear, OrdinalHead)):
+        raise TypeError(f"the network's fc is a {type(fc).__name__}, not a count head")
+    return int(fc.out_features)
+
+
 def check_head(head: str) -> str:
     if head not in HEADS:
         raise ValueError(f"unknown head {head!r}; choose one of {HEADS}")

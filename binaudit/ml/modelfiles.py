@@ -23,7 +23,7 @@ import torch
 from binaudit.core.kinds import MODEL_KINDS
 
 from .count_models import CountModel, ResNetModel, SVMModel
-from .heads import HEADS
+from .heads import HEADS, head_classes
 from .preprocess import letterbox_of, preprocessing_spec
 from .resnet import ARCHITECTURES, ResNetCounter, build_resnet
 from .svm import FeatureSpec, TorchSVM
@@ -88,7 +88,7 @@ def save_resnet(model: torch.nn.Module | ResNetCounter, out: PathLike, *, archit
     from safetensors.torch import save_file
     net = model.model if isinstance(model, ResNetCounter) else model
     state = {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
-    classes = list(classes) if classes is not None else list(range(net.fc.out_features))
+    classes = list(classes) if classes is not None else list(range(head_classes(net)))
     weights, manifest = _paths(out, "resnet")
     save_file(state, str(weights), metadata={"format": FORMAT, "architecture": architecture})
     return _write_manifest(manifest, weights, kind="resnet", architecture=architecture,

@@ -211,6 +211,7 @@ def import_model(store: Any, models_dir: Path, file: Path) -> ImportResult:
         raise ModelFileError(f"no such file: {file}")
     workspace_root = Path(store.path).parent
     tmp = Path(tempfile.mkdtemp(prefix=".model-import-", dir=workspace_root))
+    leftover: Path | None = tmp  # what to remove if the import stops: the unpacked files, then their new home
     try:
         manifest, origin, manifest_path = _unpack(file, tmp)
         weights = manifest_path.with_suffix(modelfiles.WEIGHT_SUFFIX[manifest["kind"]])
@@ -220,11 +221,11 @@ def import_model(store: Any, models_dir: Path, file: Path) -> ImportResult:
         dest = _destination(Path(models_dir), weights.stem, manifest["sha256"])
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, dest)
-        tmp = dest
+        leftover = dest
         name = f"{origin.get('name') or manifest.get('name') or manifest.get('architecture')} (imported)"
         model_id = modelfiles.register_model_file(store, dest / manifest_path.name, name=name)
-        tmp = None
+        leftover = None
         return ImportResult(model_id, manifest["kind"], True, dest / weights.name)
     finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+        if leftover is not None:
+            shutil.rmtree(leftover, ignore_errors=True)

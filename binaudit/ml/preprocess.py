@@ -4,6 +4,7 @@ aspect ratio and pad), normalise, TTA, and the training-only colour/contrast jit
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 import torch
@@ -17,7 +18,8 @@ MAX_PIXELS = 40_000_000  # far above any bin photo; refuses decompression bombs 
 MAX_SIDE = 16_384  # a side longer than this is a forged or broken header, not a bin photo
 
 PathLike = str | os.PathLike
-LETTERBOX_FILL: tuple[int, int, int] = tuple(int(round(255 * m)) for m in IMAGENET_MEAN)  # normalises to ~0
+LETTERBOX_FILL: tuple[int, int, int] = (round(255 * IMAGENET_MEAN[0]), round(255 * IMAGENET_MEAN[1]),
+                                        round(255 * IMAGENET_MEAN[2]))  # normalises to ~0
 
 
 class ImageDecodeError(Exception):
@@ -134,7 +136,7 @@ def train_transform(input_size: int = 224, hflip: bool = True, letterbox: bool =
 
 def preprocessing_spec(input_size: int, letterbox: bool = False, jitter: float = 0.0) -> dict:
     """The description of eval_transform written into model manifests (scoring reads "resize" back)."""
-    spec = {
+    spec: dict[str, Any] = {
         "decode": "PIL JPEG, RGB",
         "resize": "letterbox" if letterbox else "squash",
         "input_size": int(input_size),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 import torch
@@ -13,7 +14,7 @@ from torch import nn
 from torchvision import models
 
 from . import device as devmod
-from .heads import build_head, check_head, probabilities
+from .heads import build_head, check_head, head_classes, probabilities
 from .preprocess import eval_transform, tta_views
 
 ARCHITECTURES: dict[str, tuple] = {
@@ -124,7 +125,7 @@ class ResNetCounter:
                  head: str = "softmax", temperature: float = 1.0, letterbox: bool = False):
         self.architecture = architecture
         self.input_size = int(input_size)
-        self.classes = list(classes) if classes is not None else list(range(model.fc.out_features))
+        self.classes = list(classes) if classes is not None else list(range(head_classes(model)))
         self.model = model.eval()
         self.head = check_head(head)
         self.temperature = float(temperature)
@@ -133,7 +134,7 @@ class ResNetCounter:
         self.transform = eval_transform(self.input_size, letterbox=self.letterbox)
         self.to(device)
 
-    def to(self, device: str | torch.device | None) -> ResNetCounter:
+    def to(self, device: str | torch.device | None) -> Self:
         """Move the network to a device ("auto" allowed), in that device's fastest layout."""
         self.device = device if isinstance(device, torch.device) else devmod.choose_device(device)
         self.model = devmod.prepare_module(self.model, self.device)
@@ -146,8 +147,8 @@ class ResNetCounter:
         batch = devmod.prepare_batch(batch, self.device)
         views = tta_views(batch) if tta else [batch]
         with devmod.autocast_context(self.device):
-            probs = sum(probabilities(self.model(v).float(), self.head) for v in views) / len(views)
-        probs = probs.double().cpu().numpy()
+            mean = torch.stack([probabilities(self.model(v).float(), self.head) for v in views]).sum(dim=0) / len(views)
+        probs = mean.double().cpu().numpy()
         probs = probs / probs.sum(axis=1, keepdims=True)
         if self.temperature != 1.0:
             from binaudit.core.calibration import apply_temperature

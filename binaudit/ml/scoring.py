@@ -98,9 +98,9 @@ def collate_scored(items: list[tuple[int, torch.Tensor | None, str]]
 def make_loader(paths: Sequence[str | None], model: CountModel, batch_size: int, num_workers: int,
                 pin_memory: bool = False) -> DataLoader:
     """The DataLoader that feeds a model: worker processes decode and preprocess in order."""
-    extra = {"prefetch_factor": 4, "persistent_workers": False} if num_workers > 0 else {}
     return DataLoader(ImageDataset(paths, model.transform), batch_size=batch_size, shuffle=False,
-                      num_workers=num_workers, collate_fn=collate_scored, pin_memory=pin_memory, **extra)
+                      num_workers=num_workers, collate_fn=collate_scored, pin_memory=pin_memory,
+                      prefetch_factor=4 if num_workers > 0 else None, persistent_workers=False)
 
 
 # ---------------------------------------------------------------- results to the store

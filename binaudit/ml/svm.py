@@ -199,7 +199,7 @@ class TorchSVM:
             extra.update(calib_coef=self.calibrator.coef, calib_intercept=self.calibrator.intercept,
                          calib_l2=np.array(self.calibrator.l2))
         with open(path, "wb") as fh:
-            np.savez(fh, **self.params, **extra)
+            np.savez(fh, allow_pickle=False, **self.params, **extra)
 
     @classmethod
     def load_npz(cls, path: str | os.PathLike, device: str | torch.device = "cpu"

@@ -103,7 +103,7 @@ def fit_decision_calibrator(dec: np.ndarray, target: np.ndarray, n_classes: int,
     cv: dict[str, float] = {}
     if len(target) >= MIN_CV_IMAGES and len(np.unique(fold)) > 1:
         cv = {str(l2): _cv_nll(dec, target, n_classes, l2, fold) for l2 in grid}
-        l2 = float(min(cv, key=cv.get))
+        l2 = float(min(cv, key=cv.__getitem__))
     else:
         l2 = 1e-2
     cal = _fit(dec, target, n_classes, l2, _log_prior(target, n_classes))
