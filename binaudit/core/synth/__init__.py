@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from .counts import INCONSISTENT_SHARE, MODERATE_SHARES, count_distribution, sample_count
 from .dataset import SynthSummary, generate_dataset, image_id, render_record
-from .scene import _sample_size  # noqa: F401  (tests check the size statistics)
+from .scene import _sample_size as _sample_size  # an explicit re-export: tests check the size statistics
 
 __all__ = [
     "SynthSummary",
