@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Self
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -115,6 +115,9 @@ def _load_imagenet_file(model: nn.Module, path: Path) -> None:
 ImageLike = Image.Image | torch.Tensor
 
 
+_Counter = TypeVar("_Counter", bound="ResNetCounter")  # to() returns the subclass it is called on (3.10: no Self)
+
+
 class ResNetCounter:
     """Inference wrapper: preprocess, forward on the chosen device, softmax to a (B, N) probability array."""
 
@@ -134,7 +137,7 @@ class ResNetCounter:
         self.transform = eval_transform(self.input_size, letterbox=self.letterbox)
         self.to(device)
 
-    def to(self, device: str | torch.device | None) -> Self:
+    def to(self: _Counter, device: str | torch.device | None) -> _Counter:
         """Move the network to a device ("auto" allowed), in that device's fastest layout."""
         self.device = device if isinstance(device, torch.device) else devmod.choose_device(device)
         self.model = devmod.prepare_module(self.model, self.device)
