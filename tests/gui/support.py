@@ -56,8 +56,13 @@ def answer_modal(handler: Callable[[Any], None], timeout: float = 5.0, kind: Any
 
 
 def wait_idle(qtbot: Any, window: Any, timeout: int = 5000) -> None:
-    """Until the label writer has finished and its results have been handled (and pending events ran)."""
+    """Until the label writer has finished and its results have been handled (and pending events ran).
+
+    A typed 1 still waiting for a second digit is recorded first, as when its pause ends (so `key("1")`
+    stays one decision of 1 without waiting the pause)."""
     qtbot.wait(5)
+    if window.workbench is not None:
+        window.workbench.decisions.flush()
     qtbot.waitUntil(lambda: window.controller is not None and not window.controller.busy, timeout=timeout)
 
 

@@ -1,7 +1,9 @@
 """The browser: filter bar, audit-queue bar, and the table/grid views over one BrowseTableModel.
 
 It owns "the current image" (one row of the current view) and the walk through the view:
-next/previous, next unreviewed in a queue, the images coming up (for prefetch).
+next/previous, next unreviewed in a queue, the images coming up (for prefetch). The current image and
+its height on screen survive every refresh of the rows that still shows it (place.PlaceKeeper). A bin id
+typed in the search box (exact: `1` and `00001` differ) selects that bin instead of filtering by text.
 """
 
 from __future__ import annotations
@@ -11,15 +13,17 @@ from typing import Optional
 
 import numpy as np
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QStackedWidget,
-                               QTableView, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QStackedWidget,
+                               QTableView, QVBoxLayout, QWidget)
 
 from binaudit.core.browse import BrowseFilter
 from binaudit.core.store import Store
 from binaudit.gui.common import workers
 from binaudit.gui.browse.table_model import COLUMNS, BrowseTableModel, QueueSpec
 from binaudit.gui.browse.filter_bar import FilterBar
+from binaudit.gui.browse.bars import QueueBar, SubsetBar
 from binaudit.gui.browse.grid_view import GridModel, GridView
+from binaudit.gui.browse.place import PlaceKeeper
 from binaudit.gui.common.session import WorkspaceSession
 from binaudit.gui.browse.thumbnails import ImageLoader
 
@@ -32,55 +36,17 @@ def _search(db_path: str, text: str) -> list[str]:
         return reader.search_items(text)
 
 
-class QueueBar(QWidget):
-    """Progress through the active review queue."""
-
-    def __init__(self, parent: Optional[QWidget] = None):
-        super().__init__(parent)
-        self.setObjectName("queueBar")
-        self.title = QLabel()
-        self.title.setObjectName("queueTitle")
-        self.text = QLabel()
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(220)
-        self.progress.setTextVisible(False)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(8, 4, 8, 4)
-        layout.addWidget(self.title)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.text, 1)
-
-    def show_progress(self, title: str, reviewed: int, total: int, variances: int, uncountable: int,
-                      blind: bool, corrected_noun: str = "variances found") -> None:
-        self.title.setText(title)
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(reviewed)
-        pct = 100.0 * reviewed / total if total else 0.0
-        self.text.setText(f"{reviewed:,} of {total:,} reviewed ({pct:.0f}%)  \u00b7  {variances:,} {corrected_noun}"
-                          f"  \u00b7  {uncountable:,} uncountable" + ("  \u00b7  blind" if blind else ""))
-
-
-class SubsetBar(QWidget):
-    """Says which chart selection limits the list (e.g. a confusion-matrix cell) and clears it."""
-
-    def __init__(self, parent: Optional[QWidget] = None):
-        super().__init__(parent)
-        self.setObjectName("queueBar")
-        self.text = QLabel()
-        self.clear = QToolButton(text="Show all", toolTip="Stop limiting the list to the chart's selection")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(8, 2, 8, 2)
-        layout.addWidget(self.text, 1)
-        layout.addWidget(self.clear)
-
-
 class BrowserPanel(QWidget):
     """See the module docstring. currentImageChanged carries the image id ('' when the view is empty);
-    contextMenuRequested(global position) when the table or grid is right-clicked."""
+    contextMenuRequested(global position) when the table or grid is right-clicked; idRequested(bin id) when
+    Enter in the search box asks for a bin the current view hides (the window leaves queue and filters);
+    message(text, ms) is for the status bar."""
 
     currentImageChanged = Signal(str)
     viewChanged = Signal()
     contextMenuRequested = Signal(QPoint)
+    idRequested = Signal(str)
+    message = Signal(str, int)
 
     def __init__(self, session: WorkspaceSession, loader: ImageLoader, parent: Optional[QWidget] = None):
         super().__init__(parent)
@@ -107,6 +73,7 @@ class BrowserPanel(QWidget):
         self._image_id = ""
         self._syncing = False
         self._search_generation = 0
+        self._place = PlaceKeeper()
         self.blind = False
 
         layout = QVBoxLayout(self)
@@ -120,12 +87,14 @@ class BrowserPanel(QWidget):
         self.filter_bar.filterChanged.connect(self.apply_filter)
         self.filter_bar.done.connect(self.focus_view)
         self.filter_bar.cleared.connect(self.clear_subset)
+        self.filter_bar.search.returnPressed.connect(self._search_entered)
         self.table.selectionModel().currentChanged.connect(self._table_current)
         self.grid.selectionModel().currentChanged.connect(self._grid_current)
         for view in (self.table, self.grid):
             view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
             view.customContextMenuRequested.connect(
                 lambda pos, v=view: self.contextMenuRequested.emit(v.viewport().mapToGlobal(pos)))
+        self.model.modelAboutToBeReset.connect(lambda: self._place.remember(self._view()))
         self.model.modelReset.connect(self._after_reset)
         session.rowsChanged.connect(self._rows_changed)
 
@@ -166,8 +135,14 @@ class BrowserPanel(QWidget):
         self.stack.setCurrentWidget(self.placeholder)
 
     def apply_filter(self, f: BrowseFilter) -> None:
-        """Apply a filter; a text search runs FTS in a worker first (results of older searches are dropped)."""
+        """Apply a filter; a text search runs FTS in a worker first (results of older searches are dropped).
+
+        A text that is a bin id filters nothing: that bin is selected when the view shows it."""
         self._search_generation += 1
+        if self.is_bin_id(f.text.strip()):
+            self.model.set_filter(replace(f, text=""))
+            self._select_typed_id(f.text.strip(), ask=False)
+            return
         if not f.text.strip():
             self.model.set_filter(f)
             return
@@ -182,6 +157,24 @@ class BrowserPanel(QWidget):
 
     def set_filter(self, f: BrowseFilter) -> None:
         self.filter_bar.set_filter(f)
+
+    def is_bin_id(self, text: str) -> bool:
+        """Whether a bin has exactly this id (`1` and `00001` are different bins)."""
+        return bool(text) and self.session.loaded and self.session.index.position(text) is not None
+
+    def _select_typed_id(self, image_id: str, ask: bool) -> None:
+        """Select a bin typed in the search box; one the view hides is asked for (ask) or named in the status bar."""
+        if self.select_image(image_id):
+            return
+        if ask:
+            self.idRequested.emit(image_id)
+        else:
+            self.message.emit(f"Bin {image_id} is hidden by the queue or filters: press Enter to go to it.", 6000)
+
+    def _search_entered(self) -> None:
+        text = self.filter_bar.search.text().strip()
+        if self.is_bin_id(text):
+            self._select_typed_id(text, ask=True)
 
     def _header_sort(self, column: int, order: Qt.SortOrder) -> None:
         if self.model.queue is not None and COLUMNS[column].key == self.model.queue.sort_key:
@@ -259,11 +252,18 @@ class BrowserPanel(QWidget):
         self.filter_bar.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.filter_bar.search.selectAll()
 
+    def _view(self) -> QAbstractItemView:
+        return self.grid if self._grid_mode else self.table
+
     def _after_reset(self) -> None:
-        """The rows changed (filter, sort, queue): keep the current image if it is still shown."""
+        """The rows changed (filter, sort, queue, reload): keep the current image, at its height on screen, if
+        it is still shown."""
         row = self.model.row_of(self._image_id) if self._image_id else None
         self._row = -1
         self.select_row(row if row is not None else 0)
+        if row is not None:
+            self._place.restore(self._view(), self._view().currentIndex())
+        self._place.forget()
         self.update_queue_bar()
         self.viewChanged.emit()
 

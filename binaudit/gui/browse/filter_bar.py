@@ -1,4 +1,7 @@
-"""The browser's filter row: widgets in, a core.browse.BrowseFilter out (text search debounced)."""
+"""The browser's filter row: widgets in, a core.browse.BrowseFilter out (text search debounced).
+
+Enter in the search box searches at once and Esc leaves it; both give the keyboard back to the list
+(`done`), so the next J or digit labels instead of typing into the search."""
 
 from __future__ import annotations
 
@@ -54,7 +57,7 @@ class FilterBar(QWidget):
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self._hidden = BrowseFilter()
-        self.search = QLineEdit(placeholderText="Search product names and ASINs (Ctrl+F)")
+        self.search = QLineEdit(placeholderText="Search names and ASINs, or type a bin id (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
         self.search.setMinimumWidth(140)
         self._guard = _TypingGuard(self)
@@ -99,10 +102,10 @@ class FilterBar(QWidget):
         layout.addLayout(combos)
 
     def _emit_now(self, *_: Any) -> None:
+        """A combo picked, the box ticked or Enter in the search box: filter now and hand the keyboard back."""
         self._debounce.stop()
         self._emit()
-        if self.sender() is not self.search:
-            self.done.emit()
+        self.done.emit()
 
     def _emit(self) -> None:
         self.filterChanged.emit(self.current())

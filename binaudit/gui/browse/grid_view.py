@@ -14,6 +14,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap, QResiz
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTableView
 
 from binaudit.core import labels as L
+from binaudit.gui.common.blind import hides_counts
 from binaudit.gui.browse.table_model import GREEN, ORANGE, RED, BrowseTableModel, Cell, CellRole
 from binaudit.gui.browse.thumbnails import BROKEN, NO_PHOTO, THUMB_BOX, ImageLoader
 
@@ -76,6 +77,8 @@ class GridModel(QAbstractTableModel):
             cell = self.source.cell(row)
             if cell is None:
                 return None
+            if hides_counts(self.source.blind, cell.label_status):
+                return f"{cell.image_id}: not reviewed (blind review)"
             preds = ", ".join(f"{'ResNet' if k == 'R' else 'SVM'} {n}" for k, n, _ in cell.predictions)
             return f"{cell.image_id}: recorded {cell.recorded}" + (f"; {cell.label}" if cell.label else "") + \
                 (f"; predicted {preds}" if preds else "")
@@ -93,7 +96,8 @@ CELL_CACHE = 800
 
 
 class ThumbDelegate(QStyledItemDelegate):
-    """Paints a cell: thumbnail, id, recorded count and label, each model's prediction, a mismatch badge.
+    """Paints a cell: thumbnail, id, recorded count and label, each model's prediction, a mismatch badge
+    (in blind review the counts, predictions and badge only once the bin is decided).
 
     A cell painted a second time with the same content (thumbnail, label, selection) is kept as a
     pixmap keyed by all of that, so steady repaints cost one drawPixmap per cell; first paints and
@@ -178,13 +182,15 @@ class ThumbDelegate(QStyledItemDelegate):
         painter.setPen(text)
         painter.drawText(line1, LEFT, cell.image_id)
         painter.setFont(self.small)
-        painter.drawText(line1, RIGHT, "no count" if cell.recorded is None else f"rec {cell.recorded}")
+        hidden = hides_counts(self.blind, cell.label_status)  # blind review: no count until decided
+        recorded = "no count" if cell.recorded is None else f"rec {cell.recorded}"
+        painter.drawText(line1, RIGHT, "" if hidden else recorded)
         line2 = line1.translated(0, 18)
         if cell.label_status not in (L.RECORDED, L.RESET):
             colour = {L.CONFIRMED: GREEN, L.CORRECTED: ORANGE}.get(cell.label_status, MUTED)
             painter.setPen(text if selected else colour)
             painter.drawText(line2, LEFT, cell.label)
-        if not self.blind and cell.predictions:
+        if not hidden and cell.predictions:
             metrics = painter.fontMetrics()
             x = line2.right()
             for letter, count, disagrees in reversed(cell.predictions):
@@ -193,7 +199,7 @@ class ThumbDelegate(QStyledItemDelegate):
                 painter.setPen(text if selected else (RED if disagrees else text))
                 painter.drawText(QRect(x - width, line2.top(), width, line2.height()), RIGHT, label)
                 x -= width + 8
-        if not self.blind and cell.mismatch:
+        if not hidden and cell.mismatch:
             badge = QRect(thumb_rect.right() - 22, thumb_rect.top() + 4, 18, 18)
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             painter.setPen(Qt.PenStyle.NoPen)

@@ -264,6 +264,8 @@ class BrowseTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole and key == "mismatch" and not self.blind:
             return self.index_.mismatch_tooltip(p)
         if role == Qt.ItemDataRole.ToolTipRole and key == "label":
+            if self.blind and not self._reviewed(p):
+                return "not reviewed (blind review: the counts show once you have counted)"
             reviewer = self.index_.reviewer(p)
             text = self.index_.label_text(p)
             return f"{text} ({reviewer})" if self._reviewed(p) and reviewer else f"not reviewed: {text}"
@@ -279,7 +281,7 @@ class BrowseTableModel(QAbstractTableModel):
             return ix.image_id(p)
         if key == "recorded":
             v = int(ix.recorded[p])
-            return "" if v < 0 else v
+            return "" if v < 0 or (self.blind and not self._reviewed(p)) else v  # blind: shown once counted
         if key == "label":
             effective, recorded = int(ix.effective[p]), int(ix.recorded[p])
             return short_label(LABEL_STATUSES[ix.label_status[p]], None if effective < 0 else effective,

@@ -1,4 +1,7 @@
-"""One bin: the photo with zoom and adjustments, its counts and mismatch badge, predictions, SKUs, history."""
+"""One bin: the photo with zoom and adjustments, its counts and mismatch badge, predictions, SKUs, history.
+
+In blind review (see common.blind) an undecided bin shows none of its counts; a decided one shows them
+all and a line comparing the decision with the record and the models."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QSlider, QSplitter, QTabWidg
 from binaudit.core import labels as L
 from binaudit.core.labels import EffectiveLabel, LabelEvent
 from binaudit.gui.common.formatting import local_time
+from binaudit.gui.common.blind import comparison, hides_counts
 from binaudit.gui.review.panels import HistoryPanel, ModelPrediction, SkuTable
 from binaudit.gui.review.photo_view import PhotoView
 from binaudit.gui.common.session import WorkspaceSession
@@ -134,8 +138,9 @@ class BinView(QWidget):
         predictions = QWidget()
         pred_layout = QVBoxLayout(predictions)
         pred_layout.setContentsMargins(0, 0, 0, 0)
-        self.blind_note = QLabel("Blind review: the models' predictions are hidden so they do not anchor "
-                                 "your count. Ctrl+B shows them.")
+        self.blind_note = QLabel("Blind review: the recorded count, the SKU quantities and the models' "
+                                 "predictions stay hidden until you count, so they do not anchor you. "
+                                 "Ctrl+B shows them.")
         self.blind_note.setObjectName("blindNote")
         self.blind_note.setWordWrap(True)
         self.blind_note.hide()
@@ -224,17 +229,33 @@ class BinView(QWidget):
     def recorded(self) -> Optional[int]:
         return None if self.row is None else self.row.get("recorded_count")
 
+    @property
+    def counts_hidden(self) -> bool:
+        """Blind review of a bin nobody has decided about: none of its counts is on screen."""
+        return hides_counts(self.blind, self.label.status if self.label is not None else None)
+
+    def comparison(self, status: str, count: Optional[int], reason: Optional[str]) -> str:
+        """How a decision compares with this bin's record and the models ('you: 4 · record: 5 · models: ...')."""
+        predicted = {MODEL_TITLES.get(kind, kind): pred["predicted"]
+                     for kind, pred in self.predictions.items() if pred is not None}
+        return comparison(status, count, reason, self.recorded, predicted)
+
+    def _label_text(self, label: EffectiveLabel) -> str:
+        if label.status in (L.RECORDED, L.RESET):
+            return "not reviewed"
+        if self.blind:
+            return html.escape(self.comparison(label.status, label.count, label.reason))
+        return (f"Label <b>{html.escape(label.describe())}</b> by {html.escape(label.user or '?')}, "
+                f"{local_time(label.at)}")
+
     def _show_text(self) -> None:
         row, label = self.row or {}, self.label
         self.title.setText(f"Bin {html.escape(self.image_id)}")
-        recorded = self.recorded
-        parts = [f"Recorded <b>{recorded if recorded is not None else 'none'}</b>"]
+        recorded, hidden = self.recorded, self.counts_hidden
+        parts = ["Recorded <i>hidden until you count</i>" if hidden else
+                 f"Recorded <b>{recorded if recorded is not None else 'none'}</b>"]
         if label is not None:
-            if label.status in (L.RECORDED, L.RESET):
-                parts.append("not reviewed")
-            else:
-                parts.append(f"Label <b>{html.escape(label.describe())}</b> by {html.escape(label.user or '?')}, "
-                             f"{local_time(label.at)}")
+            parts.append(self._label_text(label))
         parts.append(f"{row.get('split', '')} split")
         if row.get("width"):
             parts.append(f"{row['width']}\u00d7{row['height']} px")
@@ -242,7 +263,8 @@ class BinView(QWidget):
         self.info.show()
         status = row.get("status")
         if status and status != "ok":
-            self.warning.setText(f"\u26a0 {str(status).replace('_', ' ')}: {row.get('reason') or ''}")
+            reason = "details after your count" if hidden else row.get("reason") or ""
+            self.warning.setText(f"\u26a0 {str(status).replace('_', ' ')}: {reason}")
             self.warning.show()
         else:
             self.warning.hide()
@@ -263,7 +285,7 @@ class BinView(QWidget):
         return out
 
     def _show_badge(self) -> None:
-        if self.blind or not any(self.predictions.values()):
+        if self.counts_hidden or not any(self.predictions.values()):
             self.badge.hide()
             return
         disagree = self._disagreeing()
@@ -280,12 +302,18 @@ class BinView(QWidget):
     # ------------------------------------------------------------------ blind, banner, adjustments
     def set_blind(self, blind: bool) -> None:
         self.blind = blind
+        if self.image_id and self.row is not None:
+            self._show_text()
         self._show_blind()
 
     def _show_blind(self) -> None:
+        """Show or hide the counts (see counts_hidden): predictions, SKU quantities, labels in the history."""
+        hidden = self.counts_hidden
         for panel in self.model_panels.values():
-            panel.setVisible(not self.blind)
-        self.blind_note.setVisible(self.blind)
+            panel.setVisible(not hidden)
+        self.blind_note.setVisible(hidden)
+        self.skus.hide_quantities(hidden)
+        self.history.hide_labels(hidden)
         self._show_badge()
 
     def notify_external(self, event: LabelEvent) -> None:
@@ -312,13 +340,13 @@ class BinView(QWidget):
 
     def shown_predictions(self) -> dict[str, Any]:
         """The predictions as they are on screen, recorded with a decision."""
-        out: dict[str, Any] = {"blind": self.blind}
+        out: dict[str, Any] = {"blind": self.counts_hidden}
         for kind, pred in self.predictions.items():
             model = self.models.get(kind)
             if pred is None or model is None:
                 continue
             entry: dict[str, Any] = {"model_id": int(model["id"])}
-            if not self.blind:
+            if not self.counts_hidden:
                 entry.update(predicted=pred["predicted"], confidence=round(float(pred.get("confidence") or 0), 4),
                              probs=[round(float(p), 4) for p in pred["probs"]])
             out[kind] = entry

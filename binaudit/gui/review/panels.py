@@ -137,6 +137,10 @@ class SkuTable(QTableWidget):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.verticalHeader().setDefaultSectionSize(22)
 
+    def hide_quantities(self, hidden: bool) -> None:
+        """Blind review of an undecided bin: the Qty column leaves the screen."""
+        self.setColumnHidden(2, hidden)
+
     def show_items(self, items: list[dict[str, Any]]) -> None:
         self.setRowCount(len(items))
         for r, item in enumerate(items):
@@ -168,6 +172,11 @@ class HistoryPanel(QTableWidget):
         header.setStretchLastSection(True)
         for col in range(4):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+
+    def hide_labels(self, hidden: bool) -> None:
+        """Blind review of an undecided bin: the Label and Before columns (counts) leave the screen."""
+        for col in (3, 4):
+            self.setColumnHidden(col, hidden)
 
     def show_events(self, events: list[LabelEvent], recorded: Optional[int]) -> None:
         self.setRowCount(len(events))

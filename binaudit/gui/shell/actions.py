@@ -67,6 +67,7 @@ class Actions:
     zoom_out: QAction
     reset_adjustments: QAction
     search: QAction
+    go_to: QAction
     reload: QAction
     shortcuts: QAction
     about: QAction
@@ -90,8 +91,9 @@ def build_actions(w: QMainWindow) -> Actions:
     """Every command of the window (see _reviewing_actions and _curating_actions), grouped for enabling."""
     a = Actions(**_reviewing_actions(w), **_curating_actions(w))
     a.labelling = [a.confirm, *a.counts, a.enter_count, a.uncountable, a.exclude]
-    a.workspace = [a.issue_queue, a.bulk_exclude, a.bulk_uncountable, a.bulk_count, a.retrain_resnet, a.retrain_svm,
-                   a.find_lr, a.baselines, a.models, a.export_csv, a.export_json, a.export_metadata, a.export_folders]
+    a.workspace = [a.go_to, a.issue_queue, a.bulk_exclude, a.bulk_uncountable, a.bulk_count, a.retrain_resnet,
+                   a.retrain_svm, a.find_lr, a.baselines, a.models, a.export_csv, a.export_json, a.export_metadata,
+                   a.export_folders]
     for action, short in ((a.open_workspace, "Open"), (a.import_dataset, "Import"), (a.grid, "Grid"),
                           (a.audit_queue, "Audit Queue"), (a.issue_queue, "Label Issues"), (a.blind, "Blind"), (a.previous_image, "Previous"),
                           (a.next_image, "Next"), (a.confirm, "Confirm"), (a.uncountable, "Uncountable"),
@@ -132,14 +134,16 @@ def _reviewing_actions(w: QMainWindow) -> dict[str, Any]:
         issue_queue=_action(w, "&Label-Issue Queue", ("Ctrl+Shift+L",),
                             "Walk the bins ranked by label-issue score (labels that are probably wrong)",
                             checkable=True, icon_name="issues"),
-        blind=_action(w, "&Blind Review", ("Ctrl+B",), "Hide the predictions so they do not anchor you",
+        blind=_action(w, "&Blind Review", ("Ctrl+B",), "Hide every count (record, SKUs, models) until you have counted",
                       checkable=True, icon_name="blind"),
         fit=_action(w, "&Fit Photo", ("F",), "Fit the photo to the view"),
         actual_size=_action(w, "&Actual Size", ("A",), "Show the photo at 1:1"),
         zoom_in=_action(w, "Zoom &In", ("+", "=", QKeySequence.StandardKey.ZoomIn), "Zoom in"),
         zoom_out=_action(w, "Zoom &Out", ("-", QKeySequence.StandardKey.ZoomOut), "Zoom out"),
         reset_adjustments=_action(w, "&Reset Brightness and Contrast", ("R",), "Back to the photo as taken"),
-        search=_action(w, "&Search\u2026", (QKeySequence.StandardKey.Find,), "Search product names and ASINs"),
+        search=_action(w, "&Search\u2026", (QKeySequence.StandardKey.Find,),
+                       "Search product names and ASINs, or type a bin id to go to it"),
+        go_to=_action(w, "&Go to Bin\u2026", ("Ctrl+L",), "Show a bin by its exact id (1 and 00001 differ)"),
         reload=_action(w, "Re&load", (QKeySequence.StandardKey.Refresh, "F5"), "Reload the workspace"),
         shortcuts=_action(w, "&Keyboard Shortcuts", (QKeySequence.StandardKey.HelpContents, "F1"), "All keys"),
         about=_action(w, "&About binaudit", (), "Version information"),
@@ -179,7 +183,7 @@ def build_menus(w: QMainWindow, a: Actions) -> dict[str, QMenu]:
     menus["edit"] = m = bar.addMenu("&Edit")
     m.addActions([a.undo, a.redo])
     m.addSeparator()
-    m.addAction(a.search)
+    m.addActions([a.search, a.go_to])
     menus["label"] = m = bar.addMenu("&Label")
     m.addAction(a.confirm)
     counts = m.addMenu("Set &Count")

@@ -37,8 +37,9 @@ def about(parent: Optional[QWidget]) -> None:
 
 
 KEYS = (
-    ("0 \u2013 9", "Set the count and go to the next image"),
-    ("N", "Enter a count (10 or more)"),
+    ("0, 2 \u2013 9", "Set the count and go to the next image"),
+    ("1", "Count 1 after a short pause; 1 then a digit within it: 10\u201319 (Enter: 1 at once)"),
+    ("N", "Enter any count (20 or more)"),
     ("C / Enter", "Confirm the recorded count"),
     ("U", "Uncountable (then 1\u20135 for the reason)"),
     ("X", "Exclude from training"),
@@ -50,9 +51,10 @@ KEYS = (
     ("Ctrl+Shift+A", "Audit queue on/off"),
     ("Ctrl+Shift+L", "Label-issue queue on/off"),
     ("Shift+X / Shift+U / Shift+N", "Exclude / uncountable / set count of the selected rows (one undo step)"),
-    ("Ctrl+B", "Blind review (hide predictions)"),
+    ("Ctrl+B", "Blind review (every count hidden until you have counted the bin)"),
     ("Ctrl+G", "Table / thumbnail grid"),
-    ("Ctrl+F", "Search; Esc returns to the list"),
+    ("Ctrl+F", "Search names and ASINs, or type a bin id; Enter / Esc return to the list"),
+    ("Ctrl+L", "Go to a bin by its exact id (1 and 00001 differ)"),
     ("F5", "Reload the workspace"),
 )
 
@@ -95,6 +97,15 @@ class Prompts:
     def count(self, image_id: str, initial: int) -> Optional[int]:
         try:
             return ask_count(self.parent, image_id, initial)
+        finally:
+            self._back()
+
+    def bin_id(self) -> Optional[str]:
+        """A bin id to go to, exactly as typed but trimmed (None when cancelled)."""
+        try:
+            text, ok = QInputDialog.getText(self.parent, "Go to bin",
+                                            "Bin id (exact: 1 and 00001 are different bins):")
+            return text.strip() if ok and text.strip() else None
         finally:
             self._back()
 

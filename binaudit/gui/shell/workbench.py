@@ -83,18 +83,22 @@ class Workbench(QWidget):
         c.bulkWritten.connect(self._bulk_written)
         c.failed.connect(lambda msg: self.message.emit(msg, 8000))
         c.declined.connect(lambda image_id: self.message.emit(f"Kept the other auditor's label for {image_id}.", 8000))
-        for part in (self.decisions, self.curation):
+        for part in (self.decisions, self.curation, b):
             part.message.connect(self.message)
 
     # ------------------------------------------------------------------ reactions
     def _current_changed(self, image_id: str) -> None:
+        self.decisions.flush()  # a 1 typed on the bin left behind is recorded for that bin
         self.bin_view.show_image(image_id)
         for upcoming_id, path in self.browser.upcoming(PREFETCH_PHOTOS):
             self.loader.photo(upcoming_id, path, prefetch=True)
 
     def _written(self, image_id: str, event: LabelEvent, operation: str) -> None:
         verb = {"label": "Saved", "undo": "Undone", "redo": "Redone"}[operation]
-        self.message.emit(f"{verb}: {image_id} \u2192 {event.describe()} (event {event.id})", 6000)
+        text = f"{verb}: {image_id} \u2192 {event.describe()} (event {event.id})"
+        if self.bin_view.blind and operation == "label" and self.bin_view.image_id == image_id:
+            text += "  \u00b7  " + self.bin_view.comparison(event.status, event.count, event.reason)
+        self.message.emit(text, 8000)
         if operation == "label":
             if self.browser.current_image_id == image_id:
                 self.browser.advance()
@@ -122,7 +126,7 @@ class Workbench(QWidget):
     def index_loaded(self, queue: Optional[QueueSpec]) -> None:
         """The browse index is in: fill the list (walking `queue` if one is on) and give it the keyboard."""
         self.browser.index_loaded()
-        if queue is not None:
+        if queue is not None and queue != self.browser.model.queue:  # a reload keeps the place in the queue
             self.browser.set_queue(queue)
 
     def walk(self, queue: Optional[QueueSpec]) -> bool:
@@ -139,13 +143,32 @@ class Workbench(QWidget):
         reviewed = int(index.reviewed_mask().sum())
         return f"{len(index):,} images \u00b7 {self.browser.shown_count():,} shown \u00b7 {reviewed:,} reviewed"
 
+    def undo(self) -> bool:
+        """Undo: a typed 1 still waiting for its second digit is dropped, else the last decision is undone."""
+        if self.decisions.cancel_typed():
+            self.message.emit("Dropped the typed 1 (nothing was saved).", 4000)
+            return True
+        return self.controller.undo()
+
+    def go_to_bin(self, image_id: Optional[str], show: Callable[[str], bool]) -> bool:
+        """Show a bin by its exact id (`show` leaves the queue and filters that hide it); say so when none has it."""
+        if not image_id or not self.session.loaded:
+            return False
+        if not self.browser.is_bin_id(image_id):
+            self.message.emit(f"No bin has the id \u201c{image_id}\u201d (ids are exact: 1 and 00001 differ).", 8000)
+            return False
+        found = show(image_id)
+        self.browser.focus_view()
+        return found
+
     def set_blind(self, blind: bool) -> None:
-        """Hide (or show) the predictions in the list and the bin view."""
+        """Blind review: hide the predictions and, until a bin is decided, every count of it."""
         self.browser.set_blind(blind)
         self.bin_view.set_blind(blind)
 
     def shutdown(self) -> None:
         """The workspace is closing: forget the undo history, stop decoding, let the parts go."""
+        self.decisions.flush()  # a typed 1 waiting for its pause is saved, like any decision made before closing
         self.controller.clear()
         self.loader.shutdown()
         for part in (self.curation, self.decisions, self.controller, self.loader):
