@@ -23,6 +23,7 @@ from binaudit.core import labels as L  # noqa: E402
 from binaudit.core.store import Store  # noqa: E402
 from binaudit.gui.browse.table_model import LABEL_ISSUE_QUEUE  # noqa: E402
 from binaudit.gui.charts.panel import cell_images  # noqa: E402
+from binaudit.gui.data.export_options import ExportOptionsDialog  # noqa: E402
 from binaudit.gui.review.label_dialogs import ReasonDialog  # noqa: E402
 from binaudit.gui.shell.main_window import MainWindow  # noqa: E402
 from tests.gui.support import AUDITOR, answer_modal, key, wait_for, wait_idle  # noqa: E402
@@ -161,11 +162,13 @@ def test_exports_write_files(qtbot, part2_window: MainWindow, trained_store: Sto
     out = tmp_path / "out"
     out.mkdir()
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out / "results"), "")))
+    answer_modal(lambda dialog: dialog.accept(), kind=ExportOptionsDialog)  # reviewed only, every column
     w.actions_.export_csv.trigger()
     wait_for(qtbot, lambda: (out / "results.csv").exists() and not w.exports.job.running, 10_000)
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert [r["image_id"] for r in rows] == [first] and rows[0]["effective_count"] == "4"
     assert rows[0]["svm_model"] == str(store.active_model("svm")["id"])
+    answer_modal(lambda dialog: dialog.accept(), kind=ExportOptionsDialog)
     w.actions_.export_json.trigger()
     wait_for(qtbot, lambda: (out / "results.json").exists() and not w.exports.job.running, 10_000)
     assert json.loads((out / "results.json").read_text())["results"][0]["image_id"] == first

@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Optional
 
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QWidget
+from PySide6.QtCore import QObject, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox, QProgressDialog, QWidget
 
 from binaudit.core import export as core_export
 from binaudit.core.store import Store
@@ -20,6 +21,7 @@ from binaudit.core.workspace import Workspace
 from binaudit.gui.common import workers
 from binaudit.gui.common.errors import show_error
 from binaudit.gui.common.session import WorkspaceSession
+from binaudit.gui.data.export_options import ExportOptions, ExportOptionsDialog
 
 FOLDER_EXPORTS = {"metadata": ("corrected-metadata", {"metadata"}),
                   "folders": ("images-by-count", {"train", "val", "test"})}
@@ -45,11 +47,13 @@ def folder_target(parent: Path, workspace_name: str, kind: str) -> tuple[Path, b
 
 
 def run_export(db_path: str, kind: str, out: str, progress: Callable[[int, int], None],
-               cancel: Callable[[], bool]) -> int:
+               cancel: Callable[[], bool], options: Optional[ExportOptions] = None) -> int:
     """One export on its own read-only connection; returns how many rows/files it wrote."""
     with Store.open(db_path, readonly=True) as store:
         if kind in ("csv", "json"):
-            return core_export.export_audit_results(store, Path(out), fmt=kind)
+            o = options or ExportOptions()
+            return core_export.export_audit_results(store, Path(out), fmt=kind, reviewed_only=o.reviewed_only,
+                                                    image_ids=o.image_ids, columns=o.columns)
         if kind == "metadata":
             return core_export.export_corrected_metadata(store, Path(out), progress=progress, cancel=cancel)
         return core_export.export_image_folders(store, Path(out), progress=progress, cancel=cancel)
@@ -58,12 +62,20 @@ def run_export(db_path: str, kind: str, out: str, progress: Callable[[int, int],
 class ExportJob(workers.Job):
     """One export in a worker; finished(count) / failed(message) / cancelled()."""
 
-    def __init__(self, db_path: str, kind: str, out: Path, parent: Optional[QObject] = None):
+    def __init__(self, db_path: str, kind: str, out: Path, parent: Optional[QObject] = None,
+                 options: Optional[ExportOptions] = None):
         super().__init__(parent)
-        self.db_path, self.kind, self.out = db_path, kind, Path(out)
+        self.db_path, self.kind, self.out, self.options = db_path, kind, Path(out), options
 
     def work(self, progress: Callable[[int, int], None], cancel: Callable[[], bool]) -> int:
-        return int(run_export(self.db_path, self.kind, str(self.out), progress, cancel))
+        return int(run_export(self.db_path, self.kind, str(self.out), progress, cancel, self.options))
+
+
+def report_text(kind: str, n: int, out: Path, options: Optional[ExportOptions]) -> str:
+    """What an export wrote: how many rows or files, where, and (results) which rows and columns."""
+    noun = {"csv": "rows", "json": "rows", "metadata": "corrected metadata files", "folders": "photos"}[kind]
+    detail = f" ({options.describe()})" if options is not None and kind in ("csv", "json") else ""
+    return f"Wrote {n:,} {noun}{detail} to {out}"
 
 
 class ExportMenu(QObject):
@@ -79,6 +91,8 @@ class ExportMenu(QObject):
         self.dialog_parent = parent
         self.session: Optional[WorkspaceSession] = None
         self.job: Optional[ExportJob] = None
+        self.shown_ids: Optional[Callable[[], list[str]]] = None  # the list as shown (set by the window)
+        self.last_report = ""
 
     def set_session(self, session: Optional[WorkspaceSession]) -> None:
         """The workspace to export from (None: no workspace open)."""
@@ -88,8 +102,20 @@ class ExportMenu(QObject):
         """Ask where to (a file, or a parent folder for folder exports), then export."""
         if self.session is None:
             return None
+        options = self._ask_options(kind) if kind in ("csv", "json") else None
+        if kind in ("csv", "json") and options is None:
+            return None
         out = self._ask_target(kind, self.session.workspace)
-        return None if out is None else self.export(kind, out)
+        return None if out is None else self.export(kind, out, options)
+
+    def _ask_options(self, kind: str) -> Optional[ExportOptions]:
+        """Which images and columns (None when the user cancels)."""
+        shown = self.shown_ids() if self.shown_ids is not None else []
+        dialog = ExportOptionsDialog(TITLES[kind], len(shown), self.dialog_parent)
+        try:
+            return dialog.options(shown) if dialog.exec() == QDialog.DialogCode.Accepted else None
+        finally:
+            dialog.deleteLater()
 
     def _ask_target(self, kind: str, ws: Workspace) -> Optional[Path]:
         """The file or folder to write, or None when the user cancels."""
@@ -110,14 +136,14 @@ class ExportMenu(QObject):
             return None
         return out
 
-    def export(self, kind: str, out: Path) -> Optional[ExportJob]:
+    def export(self, kind: str, out: Path, options: Optional[ExportOptions] = None) -> Optional[ExportJob]:
         """Run one export to `out` in the background with a cancellable progress dialog."""
         if self.session is None:
             return None
         if self.job is not None and self.job.running:
             show_error(self.dialog_parent, "Export", "An export is already running.")
             return None
-        job = ExportJob(str(self.session.workspace.db_path), kind, out, self)
+        job = ExportJob(str(self.session.workspace.db_path), kind, out, self, options)
         self.job = job
         dialog = QProgressDialog(f"{TITLES[kind]}\u2026", "Cancel", 0, 0, self.dialog_parent)
         dialog.setWindowTitle("Export")
@@ -125,10 +151,22 @@ class ExportMenu(QObject):
         dialog.setMinimumDuration(300)
         dialog.canceled.connect(job.cancel)
         job.progress.connect(lambda d, t: (dialog.setMaximum(t), dialog.setValue(d)))
-        job.finished.connect(lambda n: (dialog.reset(), self.message.emit(
-            f"Exported {n:,} {'rows' if kind in ('csv', 'json') else 'files'} to {out}", 12000)))
+        job.finished.connect(lambda n: (dialog.reset(), self._report(report_text(kind, n, out, options), out)))
         job.cancelled.connect(lambda: (dialog.reset(), self.message.emit("Export cancelled; nothing was written.", 8000)))
         job.failed.connect(lambda msg: (dialog.reset(), show_error(self.dialog_parent, "Export",
                                                                    f"The export failed: {msg}")))
         job.start()
         return job
+
+    def _report(self, text: str, out: Path) -> None:
+        """Say what was written: in the status bar and in a box (not modal) that can open its folder."""
+        self.last_report = text
+        self.message.emit(text, 15000)
+        box = QMessageBox(QMessageBox.Icon.Information, "Export finished", text, QMessageBox.StandardButton.Ok,
+                          self.dialog_parent)
+        folder = box.addButton("Open Folder", QMessageBox.ButtonRole.ActionRole)
+        folder.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(out if out.is_dir() else out.parent))))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.show()
+        self.report_box = box

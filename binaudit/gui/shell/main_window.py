@@ -34,6 +34,7 @@ from binaudit.gui.shell import dialogs
 from binaudit.gui.shell.actions import build_actions, build_menus, build_toolbar
 from binaudit.gui.shell.welcome import welcome_page
 from binaudit.gui.shell.workbench import Workbench
+from binaudit.gui.shell.workspace_tools import WorkspaceTools
 from binaudit.gui.training.device_probe import DeviceProbe
 from binaudit.gui.training.menu import TrainingMenu
 
@@ -68,6 +69,7 @@ class MainWindow(QMainWindow):
         self.exports = ExportMenu(self)      # part 2: Export menu
         self.importer = Importer(self.prompts, self)
         self._compose_parts()
+        self.tools = WorkspaceTools(self)  # Import Model, Recent Workspaces, the folder link, the no-model panel
         self.actions_.blind.setChecked(settings.get_bool(settings.BLIND))
         self.actions_.grid.setChecked(settings.get(settings.VIEW_MODE, "table") == "grid")
         settings.restore_window(self)
@@ -208,6 +210,7 @@ class MainWindow(QMainWindow):
         self.sb_workspace.setText(str(workspace.root))
         self.sb_workspace.setToolTip(str(workspace.db_path))
         settings.put(settings.LAST_WORKSPACE, str(workspace.root))
+        self.tools.opened(workspace)
         self._enable_workspace_actions(True)
         self._update_models()
         self.browser.show_message("Loading the workspace\u2026")
@@ -245,6 +248,7 @@ class MainWindow(QMainWindow):
     def close_workspace(self) -> None:
         if self.session is None:
             return
+        self.tools.closed()
         for part in (self.charts_dock, self.training, self.exports):
             part.set_session(None)
         workbench, session = self.workbench, self.session
@@ -295,8 +299,7 @@ class MainWindow(QMainWindow):
             other.blockSignals(False)
         if self.workbench is not None and self.workbench.session.loaded:
             if not self.workbench.walk(self.current_queue()) and on:
-                self.statusBar().showMessage("This queue is empty: no active model has scored these images yet "
-                                             "(Training > Models > Activate).", 10000)
+                self.statusBar().showMessage("This queue is empty: see the list for what to do.", 10000)
 
     def set_blind(self, blind: bool) -> None:
         settings.put(settings.BLIND, blind)
