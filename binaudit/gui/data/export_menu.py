@@ -8,8 +8,8 @@ named for the export (never the folder the user picked) and asks before replacin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 from PySide6.QtCore import QObject, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
@@ -47,7 +47,7 @@ def folder_target(parent: Path, workspace_name: str, kind: str) -> tuple[Path, b
 
 
 def run_export(db_path: str, kind: str, out: str, progress: Callable[[int, int], None],
-               cancel: Callable[[], bool], options: Optional[ExportOptions] = None) -> int:
+               cancel: Callable[[], bool], options: ExportOptions | None = None) -> int:
     """One export on its own read-only connection; returns how many rows/files it wrote."""
     with Store.open(db_path, readonly=True) as store:
         if kind in ("csv", "json"):
@@ -62,8 +62,8 @@ def run_export(db_path: str, kind: str, out: str, progress: Callable[[int, int],
 class ExportJob(workers.Job):
     """One export in a worker; finished(count) / failed(message) / cancelled()."""
 
-    def __init__(self, db_path: str, kind: str, out: Path, parent: Optional[QObject] = None,
-                 options: Optional[ExportOptions] = None):
+    def __init__(self, db_path: str, kind: str, out: Path, parent: QObject | None = None,
+                 options: ExportOptions | None = None):
         super().__init__(parent)
         self.db_path, self.kind, self.out, self.options = db_path, kind, Path(out), options
 
@@ -71,7 +71,7 @@ class ExportJob(workers.Job):
         return int(run_export(self.db_path, self.kind, str(self.out), progress, cancel, self.options))
 
 
-def report_text(kind: str, n: int, out: Path, options: Optional[ExportOptions]) -> str:
+def report_text(kind: str, n: int, out: Path, options: ExportOptions | None) -> str:
     """What an export wrote: how many rows or files, where, and (results) which rows and columns."""
     noun = {"csv": "rows", "json": "rows", "metadata": "corrected metadata files", "folders": "photos"}[kind]
     detail = f" ({options.describe()})" if options is not None and kind in ("csv", "json") else ""
@@ -89,16 +89,16 @@ class ExportMenu(QObject):
     def __init__(self, parent: QWidget):
         super().__init__(parent)
         self.dialog_parent = parent
-        self.session: Optional[WorkspaceSession] = None
-        self.job: Optional[ExportJob] = None
-        self.shown_ids: Optional[Callable[[], list[str]]] = None  # the list as shown (set by the window)
+        self.session: WorkspaceSession | None = None
+        self.job: ExportJob | None = None
+        self.shown_ids: Callable[[], list[str]] | None = None  # the list as shown (set by the window)
         self.last_report = ""
 
-    def set_session(self, session: Optional[WorkspaceSession]) -> None:
+    def set_session(self, session: WorkspaceSession | None) -> None:
         """The workspace to export from (None: no workspace open)."""
         self.session = session
 
-    def choose(self, kind: str) -> Optional[ExportJob]:
+    def choose(self, kind: str) -> ExportJob | None:
         """Ask where to (a file, or a parent folder for folder exports), then export."""
         if self.session is None:
             return None
@@ -108,7 +108,7 @@ class ExportMenu(QObject):
         out = self._ask_target(kind, self.session.workspace)
         return None if out is None else self.export(kind, out, options)
 
-    def _ask_options(self, kind: str) -> Optional[ExportOptions]:
+    def _ask_options(self, kind: str) -> ExportOptions | None:
         """Which images and columns (None when the user cancels)."""
         shown = self.shown_ids() if self.shown_ids is not None else []
         dialog = ExportOptionsDialog(TITLES[kind], len(shown), self.dialog_parent)
@@ -117,7 +117,7 @@ class ExportMenu(QObject):
         finally:
             dialog.deleteLater()
 
-    def _ask_target(self, kind: str, ws: Workspace) -> Optional[Path]:
+    def _ask_target(self, kind: str, ws: Workspace) -> Path | None:
         """The file or folder to write, or None when the user cancels."""
         start = ws.exports_dir if ws.exports_dir.exists() else ws.root
         parent = self.dialog_parent
@@ -136,7 +136,7 @@ class ExportMenu(QObject):
             return None
         return out
 
-    def export(self, kind: str, out: Path, options: Optional[ExportOptions] = None) -> Optional[ExportJob]:
+    def export(self, kind: str, out: Path, options: ExportOptions | None = None) -> ExportJob | None:
         """Run one export to `out` in the background with a cancellable progress dialog."""
         if self.session is None:
             return None

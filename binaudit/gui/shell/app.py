@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 from PySide6.QtWidgets import QApplication
 
@@ -16,7 +17,7 @@ from binaudit.gui.common.errors import install_excepthook
 from binaudit.gui.common.resources import icon, style_sheet
 
 
-def application(argv: Optional[list[str]] = None) -> QApplication:
+def application(argv: list[str] | None = None) -> QApplication:
     """The QApplication (created once), named and styled."""
     # Decoder threads hand the GIL back within 1 ms instead of 5, so painting never queues behind them.
     sys.setswitchinterval(0.001)
@@ -32,7 +33,7 @@ def application(argv: Optional[list[str]] = None) -> QApplication:
     return app  # type: ignore[return-value]
 
 
-def initial_workspace(workspace: Optional[Workspace]) -> Optional[Workspace]:
+def initial_workspace(workspace: Workspace | None) -> Workspace | None:
     """The given workspace, else the last one opened, else the demo workspace if it exists, else None."""
     if workspace is not None:
         return workspace
@@ -59,7 +60,7 @@ def check_in_background(window: Any, check: Callable[[], bool]) -> workers.Task:
                          on_error=lambda exc: bar.showMessage(f"Checking the workspace failed: {exc}", 15000))
 
 
-def run_app(workspace: Optional[Workspace], background: Optional[Callable[[], bool]] = None) -> int:
+def run_app(workspace: Workspace | None, background: Callable[[], bool] | None = None) -> int:
     """Open the main window (on `workspace`, see initial_workspace) and run until it closes.
 
     background: work that must not delay the window (`binaudit demo` rescanning its workspace), run once it shows.
