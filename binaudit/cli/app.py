@@ -51,7 +51,7 @@ def _demo_state(workspace: Workspace) -> tuple:
     """What a refresh of the demo may change: images by status and the models with their active flags."""
     from binaudit.core.store import Store
 
-    with Store.open(workspace.db_path, readonly=True) as store:
+    with Store.open(workspace.db_path) as store:  # writable: an older workspace is brought up to date first
         models = tuple((int(m["id"]), bool(m["active"])) for m in store.list_models())
         return tuple(sorted(store.status_counts().items())), models
 
