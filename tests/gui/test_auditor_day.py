@@ -20,8 +20,18 @@ pytest.importorskip("PySide6")
 
 from PySide6.QtCore import QRect, Qt  # noqa: E402
 from PySide6.QtGui import QImage, QPainter  # noqa: E402
-from PySide6.QtWidgets import (QAbstractButton, QAbstractItemView, QApplication, QComboBox, QInputDialog,  # noqa: E402
-                               QLabel, QLineEdit, QTabBar, QTableWidget, QWidget)
+from PySide6.QtWidgets import (  # noqa: E402
+    QAbstractButton,
+    QAbstractItemView,
+    QApplication,
+    QComboBox,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QTabBar,
+    QTableWidget,
+    QWidget,
+)
 
 from binaudit.core import labels as L  # noqa: E402
 from binaudit.core.browse import BrowseFilter  # noqa: E402
@@ -183,7 +193,7 @@ def test_a_bin_id_typed_in_the_search_box_or_ctrl_l_goes_to_that_bin(qtbot, id_s
     qtbot.keyClick(b.table, Qt.Key.Key_F, CTRL)
     for typed in ("1021", "1", "00001", "1"):  # exact ids: 1 and 00001 are different bins
         type_search(qtbot, w, typed)
-        qtbot.waitUntil(lambda: b.current_image_id == typed, timeout=3000)
+        qtbot.waitUntil(lambda typed=typed: b.current_image_id == typed, timeout=3000)
         assert w.bin_view.image_id == typed and b.shown_count() == 6 and search.hasFocus()  # still typing
     type_search(qtbot, w, "lamp")  # not an id: the text search as before
     qtbot.waitUntil(lambda: b.shown_count() == 1, timeout=3000)
@@ -197,7 +207,7 @@ def test_a_bin_id_typed_in_the_search_box_or_ctrl_l_goes_to_that_bin(qtbot, id_s
     assert b.current_image_id == "1" and not b.subset_bar.isVisible() and QApplication.focusWidget() is b.table
 
     for typed, expected in (("00001", "00001"), ("1", "1"), ("01", "1")):  # Ctrl+L, Go to Bin...
-        answer_modal(lambda d: (d.setTextValue(typed), d.accept()), kind=QInputDialog)
+        answer_modal(lambda d, typed=typed: (d.setTextValue(typed), d.accept()), kind=QInputDialog)
         qtbot.waitUntil(lambda: QApplication.activeWindow() is w)  # the keyboard is back from the last dialog
         qtbot.keyClick(b.table, Qt.Key.Key_L, CTRL)
         assert b.current_image_id == expected and w.bin_view.image_id == expected

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
 
 class QueueBar(QWidget):
     """Progress through the active review queue."""
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("queueBar")
         self.title = QLabel()
@@ -38,7 +36,7 @@ class QueueBar(QWidget):
 class SubsetBar(QWidget):
     """Says which chart selection limits the list (e.g. a confusion-matrix cell) and clears it."""
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("queueBar")
         self.text = QLabel()

@@ -9,23 +9,21 @@ typed in the search box (exact: `1` and `00001` differ) selects that bin instead
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Optional
 
 import numpy as np
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QStackedWidget,
-                               QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QStackedWidget, QTableView, QVBoxLayout, QWidget
 
 from binaudit.core.browse import BrowseFilter
 from binaudit.core.store import Store
-from binaudit.gui.common import workers
-from binaudit.gui.browse.table_model import COLUMNS, BrowseTableModel, QueueSpec
-from binaudit.gui.browse.filter_bar import FilterBar
 from binaudit.gui.browse.bars import QueueBar, SubsetBar
+from binaudit.gui.browse.filter_bar import FilterBar
 from binaudit.gui.browse.grid_view import GridModel, GridView
 from binaudit.gui.browse.place import PlaceKeeper
-from binaudit.gui.common.session import WorkspaceSession
+from binaudit.gui.browse.table_model import COLUMNS, BrowseTableModel, QueueSpec
 from binaudit.gui.browse.thumbnails import ImageLoader
+from binaudit.gui.common import workers
+from binaudit.gui.common.session import WorkspaceSession
 
 COLUMN_WIDTHS = {"id": 96, "recorded": 70, "label": 130, "resnet": 58, "resnet_conf": 64, "svm": 50,
                  "svm_conf": 56, "mismatch": 70, "issue": 74, "status": 110, "split": 50, "reviewed_by": 90}
@@ -48,7 +46,7 @@ class BrowserPanel(QWidget):
     idRequested = Signal(str)
     message = Signal(str, int)
 
-    def __init__(self, session: WorkspaceSession, loader: ImageLoader, parent: Optional[QWidget] = None):
+    def __init__(self, session: WorkspaceSession, loader: ImageLoader, parent: QWidget | None = None):
         super().__init__(parent)
         self.session = session
         self.loader = loader
@@ -182,7 +180,7 @@ class BrowserPanel(QWidget):
         self.model.sort(column, order)
         self.viewChanged.emit()
 
-    def set_queue(self, queue: Optional[QueueSpec]) -> None:
+    def set_queue(self, queue: QueueSpec | None) -> None:
         """Walk a review queue (rows with a score, best first) or go back to the plain sorted view."""
         self.model.set_queue(queue)
         header = self.table.horizontalHeader()
@@ -337,7 +335,7 @@ class BrowserPanel(QWidget):
     def step(self, delta: int) -> bool:
         return self.select_row(self._row + delta)
 
-    def upcoming(self, n: int) -> list[tuple[str, Optional[str]]]:
+    def upcoming(self, n: int) -> list[tuple[str, str | None]]:
         """(image id, path) of the next n rows after the current one, for prefetching."""
         rows = range(self._row + 1, min(self.model.rowCount(), self._row + 1 + n))
         return [(self.model.image_id(r) or "", self.model.path(r)) for r in rows]

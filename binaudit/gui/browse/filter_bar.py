@@ -6,7 +6,7 @@ Enter in the search box searches at once and Esc leaves it; both give the keyboa
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Optional
+from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
@@ -54,7 +54,7 @@ class FilterBar(QWidget):
     done = Signal()
     cleared = Signal()
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._hidden = BrowseFilter()
         self.search = QLineEdit(placeholderText="Search names and ASINs, or type a bin id (Ctrl+F)")

@@ -7,8 +7,6 @@ scroll position; when rows above it came or went, the bin stays under the audito
 
 from __future__ import annotations
 
-from typing import Optional
-
 from PySide6.QtCore import QModelIndex
 from PySide6.QtWidgets import QAbstractItemView
 
@@ -17,7 +15,7 @@ class PlaceKeeper:
     """remember(view) before a reset, restore(view, index) after it (see the module docstring)."""
 
     def __init__(self) -> None:
-        self._top: Optional[int] = None
+        self._top: int | None = None
 
     def remember(self, view: QAbstractItemView) -> None:
         """Note where the view's current item sits in its viewport (nothing when there is none)."""

@@ -7,19 +7,19 @@ bin; from then on the bin shows all of them and how they compare with the decisi
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from binaudit.core import labels as L
 
 UNDECIDED = (L.RECORDED, L.RESET)
 
 
-def hides_counts(blind: bool, label_status: Optional[str]) -> bool:
+def hides_counts(blind: bool, label_status: str | None) -> bool:
     """Whether a bin's counts are hidden: blind review and nobody has decided about it yet."""
     return blind and (label_status is None or label_status in UNDECIDED)
 
 
-def your_decision(status: str, count: Optional[int], reason: Optional[str]) -> str:
+def your_decision(status: str, count: int | None, reason: str | None) -> str:
     """The auditor's decision in a few words: a count, 'uncountable (blurred)', 'excluded'."""
     if status in (L.CONFIRMED, L.CORRECTED):
         return str(count)
@@ -30,7 +30,7 @@ def your_decision(status: str, count: Optional[int], reason: Optional[str]) -> s
     return "no decision"
 
 
-def comparison(status: str, count: Optional[int], reason: Optional[str], recorded: Optional[int],
+def comparison(status: str, count: int | None, reason: str | None, recorded: int | None,
                predicted: dict[str, Any]) -> str:
     """'you: 4 · record: 5 · models: ResNet 4, SVM 3' (predicted: model title -> predicted count)."""
     models = ", ".join(f"{title} {n}" for title, n in predicted.items()) or "none scored"

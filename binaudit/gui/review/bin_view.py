@@ -6,20 +6,19 @@ all and a line comparing the decision with the record and the models."""
 from __future__ import annotations
 
 import html
-from typing import Any, Optional
+from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QSlider, QSplitter, QTabWidget, QToolButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget
 
 from binaudit.core import labels as L
 from binaudit.core.labels import EffectiveLabel, LabelEvent
-from binaudit.gui.common.formatting import local_time
+from binaudit.gui.browse.thumbnails import BROKEN, NO_PHOTO, ImageLoader
 from binaudit.gui.common.blind import comparison, hides_counts
+from binaudit.gui.common.formatting import local_time
+from binaudit.gui.common.session import WorkspaceSession
 from binaudit.gui.review.panels import HistoryPanel, ModelPrediction, SkuTable
 from binaudit.gui.review.photo_view import PhotoView
-from binaudit.gui.common.session import WorkspaceSession
-from binaudit.gui.browse.thumbnails import BROKEN, NO_PHOTO, ImageLoader
 
 MODEL_TITLES = {"resnet": "ResNet", "svm": "SVM"}
 
@@ -37,15 +36,15 @@ def _slider(tip: str) -> QSlider:
 class BinView(QWidget):
     """Shows the image given to show_image(); what it shows is what a decision records."""
 
-    def __init__(self, session: WorkspaceSession, loader: ImageLoader, parent: Optional[QWidget] = None):
+    def __init__(self, session: WorkspaceSession, loader: ImageLoader, parent: QWidget | None = None):
         super().__init__(parent)
         self.session = session
         self.loader = loader
         self.image_id = ""
-        self.row: Optional[dict[str, Any]] = None
-        self.label: Optional[EffectiveLabel] = None
-        self.models: dict[str, Optional[dict[str, Any]]] = {}
-        self.predictions: dict[str, Optional[dict[str, Any]]] = {}
+        self.row: dict[str, Any] | None = None
+        self.label: EffectiveLabel | None = None
+        self.models: dict[str, dict[str, Any] | None] = {}
+        self.predictions: dict[str, dict[str, Any] | None] = {}
         self.blind = False
 
         self.title = QLabel()
@@ -226,7 +225,7 @@ class BinView(QWidget):
         self._show_blind()
 
     @property
-    def recorded(self) -> Optional[int]:
+    def recorded(self) -> int | None:
         return None if self.row is None else self.row.get("recorded_count")
 
     @property
@@ -234,7 +233,7 @@ class BinView(QWidget):
         """Blind review of a bin nobody has decided about: none of its counts is on screen."""
         return hides_counts(self.blind, self.label.status if self.label is not None else None)
 
-    def comparison(self, status: str, count: Optional[int], reason: Optional[str]) -> str:
+    def comparison(self, status: str, count: int | None, reason: str | None) -> str:
         """How a decision compares with this bin's record and the models ('you: 4 · record: 5 · models: ...')."""
         predicted = {MODEL_TITLES.get(kind, kind): pred["predicted"]
                      for kind, pred in self.predictions.items() if pred is not None}

@@ -16,7 +16,7 @@ one decision per bin: one event, one undo step.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Optional, Protocol
+from typing import Protocol
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -33,9 +33,9 @@ RETRY_MS = 50  # a typed count whose pause ended while the previous label was st
 class LabelPrompts(Protocol):
     """The two questions a single decision may ask (shell.dialogs.Prompts answers them)."""
 
-    def reason(self, image_id: str) -> Optional[str]: ...
+    def reason(self, image_id: str) -> str | None: ...
 
-    def count(self, image_id: str, initial: int) -> Optional[int]: ...
+    def count(self, image_id: str, initial: int) -> int | None: ...
 
 
 class Decisions(QObject):
@@ -47,17 +47,17 @@ class Decisions(QObject):
     message = Signal(str, int)
 
     def __init__(self, bin_view: BinView, controller: LabelController, prompts: LabelPrompts,
-                 parent: Optional[QObject] = None):
+                 parent: QObject | None = None):
         super().__init__(parent)
         self.bin_view, self.controller, self.prompts = bin_view, controller, prompts
         self.pause_ms = pause_ms()
-        self._typed: Optional[Decision] = None  # a 1 waiting for its second digit
-        self._typed_recorded: Optional[int] = None
+        self._typed: Decision | None = None  # a 1 waiting for its second digit
+        self._typed_recorded: int | None = None
         self._pause = QTimer(self, singleShot=True)
         self._pause.timeout.connect(self.flush)
 
-    def _decision(self, status: str, count: Optional[int] = None, reason: Optional[str] = None
-                  ) -> Optional[Decision]:
+    def _decision(self, status: str, count: int | None = None, reason: str | None = None
+                  ) -> Decision | None:
         """A decision about the image on screen (with the event id and predictions shown); None without one."""
         view = self.bin_view
         if not view.image_id or view.label is None:
@@ -66,7 +66,7 @@ class Decisions(QObject):
         return Decision(view.image_id, LabelState(status, count, reason), view.label.event_id,
                         view.shown_predictions())
 
-    def decide(self, status: str, count: Optional[int] = None, reason: Optional[str] = None) -> bool:
+    def decide(self, status: str, count: int | None = None, reason: str | None = None) -> bool:
         """Record a decision about the image on screen; it replaces a typed 1 still waiting."""
         self.cancel_typed()
         decision = self._decision(status, count, reason)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen
-from PySide6.QtWidgets import (QHeaderView, QLabel, QSizePolicy, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QHeaderView, QLabel, QSizePolicy, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from binaudit.core import labels as L
 from binaudit.core.labels import LabelEvent
@@ -22,18 +21,18 @@ RECORDED = QColor("#333333")
 class ProbabilityBars(QWidget):
     """One bar per count class; the predicted class dark, the recorded count marked in red underneath."""
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.probs: list[float] = []
-        self.predicted: Optional[int] = None
-        self.recorded: Optional[int] = None
+        self.predicted: int | None = None
+        self.recorded: int | None = None
         self.setMinimumHeight(74)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
     def sizeHint(self) -> QSize:
         return QSize(220, 78)
 
-    def set_values(self, probs: list[float], predicted: Optional[int], recorded: Optional[int]) -> None:
+    def set_values(self, probs: list[float], predicted: int | None, recorded: int | None) -> None:
         self.probs, self.predicted, self.recorded = list(probs), predicted, recorded
         self.update()
 
@@ -74,7 +73,7 @@ class ProbabilityBars(QWidget):
 class ModelPrediction(QWidget):
     """One model: name, predicted count and probability, the bars."""
 
-    def __init__(self, title: str, parent: Optional[QWidget] = None):
+    def __init__(self, title: str, parent: QWidget | None = None):
         super().__init__(parent)
         self.title = title
         self.header = QLabel(title)
@@ -86,8 +85,8 @@ class ModelPrediction(QWidget):
         layout.addWidget(self.header)
         layout.addWidget(self.bars)
 
-    def show_prediction(self, model: Optional[dict[str, Any]], row: Optional[dict[str, Any]],
-                        recorded: Optional[int]) -> None:
+    def show_prediction(self, model: dict[str, Any] | None, row: dict[str, Any] | None,
+                        recorded: int | None) -> None:
         if model is None:
             self.header.setText(f"<b>{self.title}</b>: no active model")
             self.bars.set_values([], None, None)
@@ -125,7 +124,7 @@ class SkuTable(QTableWidget):
 
     HEADERS = ("ASIN", "Name", "Qty", "L \u00d7 W \u00d7 H", "Weight")
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(0, len(self.HEADERS), parent)
         read_only_table(self, self.HEADERS)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -162,7 +161,7 @@ class HistoryPanel(QTableWidget):
 
     HEADERS = ("When", "Who", "Action", "Label", "Before")
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(0, len(self.HEADERS), parent)
         read_only_table(self, self.HEADERS, select_rows=False)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -178,7 +177,7 @@ class HistoryPanel(QTableWidget):
         for col in (3, 4):
             self.setColumnHidden(col, hidden)
 
-    def show_events(self, events: list[LabelEvent], recorded: Optional[int]) -> None:
+    def show_events(self, events: list[LabelEvent], recorded: int | None) -> None:
         self.setRowCount(len(events))
         for r, e in enumerate(reversed(events)):
             before = L.describe_label(e.previous_status or L.RECORDED,

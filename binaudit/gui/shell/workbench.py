@@ -8,8 +8,8 @@ owns the actions and the status bar: it listens to message(text, ms) and countsC
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Callable, Optional, Protocol
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from PySide6.QtCore import QByteArray, Qt, Signal
 from PySide6.QtGui import QAction
@@ -41,8 +41,8 @@ class Workbench(QWidget):
     message = Signal(str, int)
     countsChanged = Signal()  # labels were written or refreshed: the reviewed count may have changed
 
-    def __init__(self, session: WorkspaceSession, prompts: WorkbenchPrompts, auditor: Callable[[], Optional[str]],
-                 menu_actions: Sequence[Optional[QAction]], width: int, parent: Optional[QWidget] = None):
+    def __init__(self, session: WorkspaceSession, prompts: WorkbenchPrompts, auditor: Callable[[], str | None],
+                 menu_actions: Sequence[QAction | None], width: int, parent: QWidget | None = None):
         super().__init__(parent)
         self.session = session
         self.loader = ImageLoader(self, db_path=str(session.workspace.db_path))
@@ -123,13 +123,13 @@ class Workbench(QWidget):
         self.message.emit(f"{len(events)} label(s) changed by {', '.join(who)}; the list is updated.", 8000)
 
     # ------------------------------------------------------------------ commands
-    def index_loaded(self, queue: Optional[QueueSpec]) -> None:
+    def index_loaded(self, queue: QueueSpec | None) -> None:
         """The browse index is in: fill the list (walking `queue` if one is on) and give it the keyboard."""
         self.browser.index_loaded()
         if queue is not None and queue != self.browser.model.queue:  # a reload keeps the place in the queue
             self.browser.set_queue(queue)
 
-    def walk(self, queue: Optional[QueueSpec]) -> bool:
+    def walk(self, queue: QueueSpec | None) -> bool:
         """Walk a review queue (None: the plain list) from the keyboard; False when the queue is empty."""
         self.browser.set_queue(queue)
         self.browser.focus_view()
@@ -150,7 +150,7 @@ class Workbench(QWidget):
             return True
         return self.controller.undo()
 
-    def go_to_bin(self, image_id: Optional[str], show: Callable[[str], bool]) -> bool:
+    def go_to_bin(self, image_id: str | None, show: Callable[[str], bool]) -> bool:
         """Show a bin by its exact id (`show` leaves the queue and filters that hide it); say so when none has it."""
         if not image_id or not self.session.loaded:
             return False
