@@ -95,6 +95,7 @@ class NoModelPanel(QFrame):
         self.title.setText(title)
         self.text.setText(text)
         self.text.setVisible(not compact)
+        self.estimate.setVisible(not compact)  # compact: the Train button's tooltip carries it
         self.models.setVisible(state != NO_MODEL)
         self.dismiss.setVisible(compact)
 
@@ -175,6 +176,8 @@ class FirstModel(QObject):
         self.estimate = estimate
         if self.panel is not None:
             self.panel.set_estimate(estimate)
+            if self.panel.isVisible():
+                self._place()
 
     def _dismiss(self) -> None:
         self.dismissed = True
@@ -183,7 +186,9 @@ class FirstModel(QObject):
     def _place(self) -> None:
         panel, stack = self.panel, self.browser.stack
         if panel.compact:
-            height = min(panel.sizeHint().height(), stack.height())
+            layout = panel.layout()
+            wanted = layout.totalHeightForWidth(stack.width()) if layout.hasHeightForWidth() else -1
+            height = min(max(wanted, panel.sizeHint().height()), stack.height())
             panel.setGeometry(0, stack.height() - height, stack.width(), height)
         else:
             panel.setGeometry(stack.rect())
