@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from binaudit.core.kinds import MODEL_KINDS
 from binaudit.core.workspace import Workspace
 
 
@@ -30,7 +31,7 @@ def first_model_steps(store: Any, workspace: Workspace) -> str:
 
 def no_active_model_steps(store: Any, workspace: Workspace) -> str | None:
     """Models registered but none active: the activate command for the newest; None when one is active."""
-    if any(store.active_model(kind) for kind in ("resnet", "svm")):
+    if any(store.active_model(kind) for kind in MODEL_KINDS):
         return None
     models = store.list_models()
     if not models:

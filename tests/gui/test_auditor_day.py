@@ -15,12 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("PySide6")
-
-from PySide6.QtCore import QRect, Qt  # noqa: E402
-from PySide6.QtGui import QImage, QPainter  # noqa: E402
-from PySide6.QtWidgets import (  # noqa: E402
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QImage, QPainter
+from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractItemView,
     QApplication,
@@ -33,18 +30,18 @@ from PySide6.QtWidgets import (  # noqa: E402
     QWidget,
 )
 
-from binaudit.core import labels as L  # noqa: E402
-from binaudit.core.browse import BrowseFilter  # noqa: E402
-from binaudit.core.importer import import_dataset  # noqa: E402
-from binaudit.core.store import Store  # noqa: E402
-from binaudit.core.synth import generate_dataset  # noqa: E402
-from binaudit.gui.browse.grid_view import CELL_H, CELL_W  # noqa: E402
-from binaudit.gui.browse.table_model import COLUMN_KEYS  # noqa: E402
-from binaudit.gui.common import settings  # noqa: E402
-from binaudit.gui.review.decisions import PAUSE_SETTING  # noqa: E402
-from binaudit.gui.shell import dialogs  # noqa: E402
-from binaudit.gui.shell.main_window import MainWindow  # noqa: E402
-from tests.gui.support import answer_modal, key, open_window, wait_idle  # noqa: E402
+from binaudit.core import labels as L
+from binaudit.core.browse import BrowseFilter
+from binaudit.core.importer import import_dataset
+from binaudit.core.store import Store
+from binaudit.core.synth import generate_dataset
+from binaudit.gui.browse.grid_view import CELL_H, CELL_W
+from binaudit.gui.browse.table_model import COLUMN_KEYS
+from binaudit.gui.common import settings
+from binaudit.gui.review.decisions import PAUSE_SETTING
+from binaudit.gui.shell import dialogs
+from binaudit.gui.shell.main_window import MainWindow
+from tests.gui.support import answer_modal, key, open_window, wait_idle
 
 CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
 BLIND_ID = "00000"  # sorts first: the bin on screen when the window opens

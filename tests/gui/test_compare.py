@@ -9,8 +9,19 @@ import numpy as np
 import pytest
 
 from binaudit.core import labels as L
-from binaudit.core.compare import (BROKEN, CHANGED, FIXED, Flip, accuracy_and_rmse, compare_models, confusion_matrix,
-                                   count_distribution, label_vs_predicted, per_class_accuracy, validation_images)
+from binaudit.core.compare import (
+    BROKEN,
+    CHANGED,
+    FIXED,
+    Flip,
+    accuracy_and_rmse,
+    compare_models,
+    confusion_matrix,
+    count_distribution,
+    label_vs_predicted,
+    per_class_accuracy,
+    validation_images,
+)
 from binaudit.core.store import Store
 
 

@@ -13,20 +13,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-pytest.importorskip("PySide6")
-
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt  # noqa: E402
-from PySide6.QtWidgets import QFileDialog, QMessageBox  # noqa: E402
-
-from binaudit.core import labels as L  # noqa: E402
-from binaudit.core.store import Store  # noqa: E402
-from binaudit.gui.browse.table_model import LABEL_ISSUE_QUEUE  # noqa: E402
-from binaudit.gui.charts.panel import cell_images  # noqa: E402
-from binaudit.gui.data.export_options import ExportOptionsDialog  # noqa: E402
-from binaudit.gui.review.label_dialogs import ReasonDialog  # noqa: E402
-from binaudit.gui.shell.main_window import MainWindow  # noqa: E402
-from tests.gui.support import AUDITOR, answer_modal, key, wait_for, wait_idle  # noqa: E402
+from binaudit.core import labels as L
+from binaudit.core.store import Store
+from binaudit.gui.browse.table_model import LABEL_ISSUE_QUEUE
+from binaudit.gui.charts.panel import cell_images
+from binaudit.gui.data.export_options import ExportOptionsDialog
+from binaudit.gui.review.label_dialogs import ReasonDialog
+from binaudit.gui.shell.main_window import MainWindow
+from tests.gui.support import AUDITOR, answer_modal, key, wait_for, wait_idle
 
 
 def select_rows(w: MainWindow, rows: list[int]) -> list[str]:

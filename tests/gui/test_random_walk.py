@@ -8,19 +8,15 @@ import os
 import random
 import threading
 
-import pytest
+from PySide6.QtCore import Qt, QThreadPool, QTimer
 
-pytest.importorskip("PySide6")
-
-from PySide6.QtCore import QThreadPool, QTimer, Qt  # noqa: E402
-
-from binaudit.core import labels as L  # noqa: E402
-from binaudit.core.browse import BrowseFilter  # noqa: E402
-from binaudit.core.store import Store  # noqa: E402
-from binaudit.gui.review.label_dialogs import CountDialog, ReasonDialog  # noqa: E402
-from binaudit.gui.review.labeling import LabelState  # noqa: E402
-from binaudit.gui.shell.main_window import MainWindow  # noqa: E402
-from tests.gui.support import AUDITOR, answer_modal, wait_idle  # noqa: E402
+from binaudit.core import labels as L
+from binaudit.core.browse import BrowseFilter
+from binaudit.core.store import Store
+from binaudit.gui.review.label_dialogs import CountDialog, ReasonDialog
+from binaudit.gui.review.labeling import LabelState
+from binaudit.gui.shell.main_window import MainWindow
+from tests.gui.support import AUDITOR, answer_modal, wait_idle
 
 WALK_LENGTH = int(os.environ.get("BINAUDIT_GUI_WALK", "2000"))
 CTRL = Qt.KeyboardModifier.ControlModifier

@@ -11,19 +11,17 @@ import signal
 
 import numpy as np
 import pytest
+from PySide6.QtWidgets import QComboBox, QDialog, QLineEdit, QMessageBox
 
-pytest.importorskip("PySide6")
+from binaudit.core import labels as L
+from binaudit.core.compare import validation_images
+from binaudit.core.store import Store
+from binaudit.gui.shell.main_window import MainWindow
+from binaudit.gui.training.setup_dialog import TrainingSetupDialog
+from tests.gui.support import answer_modal, key, wait_for
+from training.run_state import CANCELLED, CRASHED, FINISHED
+
 pytestmark = pytest.mark.timeout(300)
-
-from PySide6.QtWidgets import QComboBox, QDialog, QLineEdit, QMessageBox  # noqa: E402
-
-from binaudit.core import labels as L  # noqa: E402
-from binaudit.core.compare import validation_images  # noqa: E402
-from binaudit.core.store import Store  # noqa: E402
-from binaudit.gui.shell.main_window import MainWindow  # noqa: E402
-from training.run_state import CANCELLED, CRASHED, FINISHED  # noqa: E402
-from binaudit.gui.training.setup_dialog import TrainingSetupDialog  # noqa: E402
-from tests.gui.support import answer_modal, key, wait_for  # noqa: E402
 
 
 def start_from_menu(qtbot, w: MainWindow, action, settings: dict) -> object:

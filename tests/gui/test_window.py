@@ -9,20 +9,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
-pytest.importorskip("PySide6")
-
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtWidgets import QApplication, QDialog, QMessageBox  # noqa: E402
-
-from binaudit.core import labels as L  # noqa: E402
-from binaudit.core.browse import BrowseFilter  # noqa: E402
-from binaudit.core.store import Store  # noqa: E402
-from binaudit.core.workspace import Workspace  # noqa: E402
-from binaudit.gui.common import settings  # noqa: E402
-from binaudit.gui.review.label_dialogs import ReasonDialog  # noqa: E402
-from binaudit.gui.shell.main_window import MainWindow  # noqa: E402
-from tests.gui.support import AUDITOR, answer_modal, key, open_window, wait_idle  # noqa: E402,F401
+from binaudit.core import labels as L
+from binaudit.core.browse import BrowseFilter
+from binaudit.core.store import Store
+from binaudit.core.workspace import Workspace
+from binaudit.gui.common import settings
+from binaudit.gui.review.label_dialogs import ReasonDialog
+from binaudit.gui.shell.main_window import MainWindow
+from tests.gui.support import AUDITOR, answer_modal, key, open_window
 
 
 def label(store: Store, image_id: str):

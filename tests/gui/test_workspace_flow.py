@@ -15,25 +15,23 @@ import stat
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-pytest.importorskip("PySide6")
+from binaudit.core.store import Store
+from binaudit.core.workspace import Workspace
+from binaudit.gui.data.export_options import SHOWN, ExportOptionsDialog
+from binaudit.gui.shell.app import check_in_background
+from binaudit.gui.shell.first_model import INACTIVE, NO_MODEL
+from binaudit.gui.shell.main_window import MainWindow
+from binaudit.gui.shell.recent import recent_workspaces
+from binaudit.gui.training.model_import import ModelImportJob
+from binaudit.gui.training.setup_dialog import TrainingSetupDialog
+from tests.gui.support import answer_modal, key, open_window, wait_for
+from training.run_state import FINISHED
+
 pytestmark = pytest.mark.timeout(300)
-
-from PySide6.QtCore import QUrl  # noqa: E402
-from PySide6.QtGui import QDesktopServices  # noqa: E402
-from PySide6.QtWidgets import QFileDialog, QMessageBox  # noqa: E402
-
-from binaudit.core.store import Store  # noqa: E402
-from binaudit.core.workspace import Workspace  # noqa: E402
-from binaudit.gui.data.export_options import SHOWN, ExportOptionsDialog  # noqa: E402
-from binaudit.gui.shell.app import check_in_background  # noqa: E402
-from binaudit.gui.shell.first_model import INACTIVE, NO_MODEL  # noqa: E402
-from binaudit.gui.shell.main_window import MainWindow  # noqa: E402
-from binaudit.gui.shell.recent import recent_workspaces  # noqa: E402
-from binaudit.gui.training.model_import import ModelImportJob  # noqa: E402
-from binaudit.gui.training.setup_dialog import TrainingSetupDialog  # noqa: E402
-from tests.gui.support import answer_modal, key, open_window, wait_for  # noqa: E402
-from training.run_state import FINISHED  # noqa: E402
 
 
 @pytest.fixture

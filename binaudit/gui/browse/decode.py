@@ -8,7 +8,6 @@ in the workspace database through a read-only Store opened once per worker.
 from __future__ import annotations
 
 import threading
-from typing import Optional, Union
 
 from PIL import Image
 
@@ -16,10 +15,10 @@ _readers: dict[str, object] = {}
 _lock = threading.Lock()
 
 # (width, height, RGB bytes) | ("no photo",) | ("unreadable", message)
-DecodeResult = Union[tuple[int, int, bytes], tuple[str], tuple[str, str]]
+DecodeResult = tuple[int, int, bytes] | tuple[str] | tuple[str, str]
 
 
-def _path_for(db_path: str, image_id: str) -> Optional[str]:
+def _path_for(db_path: str, image_id: str) -> str | None:
     from binaudit.core.store import Store
 
     with _lock:
@@ -29,7 +28,7 @@ def _path_for(db_path: str, image_id: str) -> Optional[str]:
     return reader.image_paths([image_id]).get(image_id)  # type: ignore[attr-defined]
 
 
-def decode(path: Optional[str], image_id: str, box: tuple[int, int], db_path: Optional[str]) -> DecodeResult:
+def decode(path: str | None, image_id: str, box: tuple[int, int], db_path: str | None) -> DecodeResult:
     """Decode one JPEG to RGB bytes that fit box (JPEG draft mode scales while decoding)."""
     try:
         if path is None and db_path:
@@ -57,7 +56,7 @@ def warm_up() -> bool:
 # `python -m binaudit.gui.browse.decode` reads one JSON request per line on stdin and answers each with a
 # JSON header line and then the header's "n" bytes of RGB pixels on stdout. It never imports Qt.
 
-def _answer(out: "object", request: dict) -> None:
+def _answer(out: object, request: dict) -> None:
     import json
 
     result = decode(request.get("path"), request.get("image_id", ""), tuple(request["box"]), request.get("db"))

@@ -7,18 +7,28 @@ cells lays out nothing.) GridModel maps cell (r, c) to browser row r * columns +
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Optional
+from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap, QResizeEvent
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTableView
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+)
 
 from binaudit.core import labels as L
-from binaudit.gui.common.blind import hides_counts
 from binaudit.gui.browse.table_model import GREEN, ORANGE, RED, BrowseTableModel, Cell, CellRole
 from binaudit.gui.browse.thumbnails import BROKEN, NO_PHOTO, THUMB_BOX, ImageLoader
+from binaudit.gui.common.blind import hides_counts
 
 CELL_W, CELL_H = THUMB_BOX[0] + 16, THUMB_BOX[1] + 76
+
+
+NO_PARENT = QModelIndex()  # the invalid index: the root of a flat model (one shared default)
 
 
 class GridModel(QAbstractTableModel):
@@ -53,13 +63,13 @@ class GridModel(QAbstractTableModel):
             cell = self.cell_index(row)
             self.dataChanged.emit(cell, cell)
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = NO_PARENT) -> int:
         if parent.isValid():
             return 0
         n = self.source.rowCount()
         return (n + self.columns - 1) // self.columns
 
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = NO_PARENT) -> int:
         return 0 if parent.isValid() else self.columns
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
@@ -119,7 +129,7 @@ class ThumbDelegate(QStyledItemDelegate):
         return QSize(CELL_W, CELL_H)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
-        cell: Optional[Cell] = index.data(CellRole)
+        cell: Cell | None = index.data(CellRole)
         if cell is None:
             return
         rect = option.rect
@@ -157,7 +167,7 @@ class ThumbDelegate(QStyledItemDelegate):
         painter.drawPixmap(rect.topLeft(), pixmap)
 
     def _render(self, painter: QPainter, rect: QRect, palette: Any, selected: bool, focused: bool, cell: Cell,
-                image: Optional[QImage]) -> None:
+                image: QImage | None) -> None:
         r = rect.adjusted(3, 3, -3, -3)
         painter.fillRect(r, palette.highlight() if selected else palette.base())
         if focused:

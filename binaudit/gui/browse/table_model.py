@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import (
@@ -29,6 +29,7 @@ from binaudit.core.browse import (
     BrowseFilter,
     BrowseIndex,
 )
+from binaudit.core.kinds import MODEL_KINDS
 from binaudit.core.queues import (  # defined once, in core
     AUDIT_QUEUE,
     LABEL_ISSUE_QUEUE,
@@ -46,6 +47,9 @@ ORANGE = QColor("#b35c00")
 GREEN = QColor("#2e7d32")
 GREY = QColor("#7a7a7a")
 RED = QColor("#c62828")
+
+
+NO_PARENT = QModelIndex()  # the invalid index: the root of a flat model (one shared default)
 
 
 @dataclass(frozen=True)
@@ -81,14 +85,14 @@ class Cell:
     """What a grid cell shows."""
 
     image_id: str
-    recorded: Optional[int]
+    recorded: int | None
     label: str
     label_status: str
     predictions: tuple[tuple[str, int, bool], ...]  # (model letter, predicted count, disagrees with record)
     mismatch: bool
 
 
-def short_label(status: str, count: Optional[int], reason: Optional[str], recorded: Optional[int]) -> str:
+def short_label(status: str, count: int | None, reason: str | None, recorded: int | None) -> str:
     if status == L.CONFIRMED:
         return f"{count} \u2713"
     if status == L.CORRECTED:
@@ -105,18 +109,18 @@ class BrowseTableModel(QAbstractTableModel):
 
     viewChanged = Signal()
 
-    def __init__(self, session: WorkspaceSession, parent: Optional[QObject] = None):
+    def __init__(self, session: WorkspaceSession, parent: QObject | None = None):
         super().__init__(parent)
         self.session = session
         self.index_: BrowseIndex = session.index
         self.view = np.zeros(0, np.int64)
         self.filter = BrowseFilter()
-        self.text_positions: Optional[np.ndarray] = None
+        self.text_positions: np.ndarray | None = None
         self.sort_key, self.descending = "id", False
-        self.queue: Optional[QueueSpec] = None
-        self.subset: Optional[list[str]] = None  # image ids a chart picked (e.g. a confusion-matrix cell)
+        self.queue: QueueSpec | None = None
+        self.subset: list[str] | None = None  # image ids a chart picked (e.g. a confusion-matrix cell)
         self.blind = False
-        self._paths: dict[str, Optional[str]] = {}
+        self._paths: dict[str, str | None] = {}
         self._cells: dict[int, Cell] = {}
         self._bold = QFont()
         self._bold.setBold(True)
@@ -128,15 +132,15 @@ class BrowseTableModel(QAbstractTableModel):
         self._cells.clear()
         self.refresh_view()
 
-    def set_filter(self, f: BrowseFilter, text_positions: Optional[np.ndarray] = None) -> None:
+    def set_filter(self, f: BrowseFilter, text_positions: np.ndarray | None = None) -> None:
         self.filter, self.text_positions = f, text_positions
         self.refresh_view()
 
-    def set_queue(self, queue: Optional[QueueSpec]) -> None:
+    def set_queue(self, queue: QueueSpec | None) -> None:
         self.queue = queue
         self.refresh_view()
 
-    def set_subset(self, image_ids: Optional[list[str]]) -> None:
+    def set_subset(self, image_ids: list[str] | None) -> None:
         """Show only these images (on top of the filter; kept across index reloads), or all again with None."""
         self.subset = None if image_ids is None else list(image_ids)
         self.refresh_view()
@@ -172,19 +176,19 @@ class BrowseTableModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(int(row), 0), self.index(int(row), len(COLUMNS) - 1))
 
     # ------------------------------------------------------------------ lookups
-    def image_id(self, row: int) -> Optional[str]:
+    def image_id(self, row: int) -> str | None:
         if 0 <= row < len(self.view):
             return self.index_.image_id(int(self.view[row]))
         return None
 
-    def row_of(self, image_id: str) -> Optional[int]:
+    def row_of(self, image_id: str) -> int | None:
         pos = self.index_.position(image_id)
         if pos is None:
             return None
         rows = np.nonzero(self.view == pos)[0]
         return int(rows[0]) if rows.size else None
 
-    def path(self, row: int) -> Optional[str]:
+    def path(self, row: int) -> str | None:
         """The photo path of a row; fetched from the store a block of rows at a time."""
         image_id = self.image_id(row)
         if image_id is None:
@@ -198,7 +202,7 @@ class BrowseTableModel(QAbstractTableModel):
             self._paths.update({i: found.get(i) for i in ids})
         return self._paths.get(image_id)
 
-    def cell(self, row: int) -> Optional[Cell]:
+    def cell(self, row: int) -> Cell | None:
         """What the grid shows for a row (cached per image until its label changes)."""
         if not 0 <= row < len(self.view):
             return None
@@ -226,10 +230,10 @@ class BrowseTableModel(QAbstractTableModel):
                     status, tuple(predictions), any(d for _, _, d in predictions))
 
     # ------------------------------------------------------------------ QAbstractTableModel
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = NO_PARENT) -> int:
         return 0 if parent.isValid() else int(len(self.view))
 
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = NO_PARENT) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -237,7 +241,7 @@ class BrowseTableModel(QAbstractTableModel):
             return None
         column = COLUMNS[section]
         if role == Qt.ItemDataRole.DisplayRole:
-            if column.key in ("resnet", "svm"):
+            if column.key in MODEL_KINDS:
                 model = self.index_.models.get(column.key)
                 return column.title if model is None or not model.active else f"{column.title}"
             return column.title
@@ -313,12 +317,12 @@ class BrowseTableModel(QAbstractTableModel):
             return local_time(ix.reviewed_at[p])
         return None
 
-    def _colour(self, p: int, key: str) -> Optional[QColor]:
+    def _colour(self, p: int, key: str) -> QColor | None:
         ix = self.index_
         if key == "label":
             status = LABEL_STATUSES[ix.label_status[p]]
             return {L.CONFIRMED: GREEN, L.CORRECTED: ORANGE, L.UNCOUNTABLE: GREY, L.EXCLUDED: GREY}.get(status)
-        if key in ("resnet", "svm") and not self.blind:
+        if key in MODEL_KINDS and not self.blind:
             m = ix.models.get(key)
             if m is not None and m.active and ix.disagrees(key, p):
                 return RED

@@ -17,13 +17,15 @@ import logging
 import os
 import sys
 from collections import OrderedDict
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
-from PySide6.QtCore import QObject, QProcess, QThreadPool, Qt, Signal
+from PySide6.QtCore import QObject, QProcess, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
 from binaudit.gui.browse import decode
-from binaudit.gui.common.workers import Task, start as start_task
+from binaudit.gui.common.workers import Task
+from binaudit.gui.common.workers import start as start_task
 
 log = logging.getLogger("binaudit.gui")
 
@@ -101,7 +103,7 @@ class _DecoderProcess(QObject):
         self.process.readyReadStandardOutput.connect(self._read)
         self.process.finished.connect(self._exited)
         self.buffer = bytearray()
-        self.header: Optional[dict[str, Any]] = None
+        self.header: dict[str, Any] | None = None
         self.inflight: dict[int, Key] = {}
         self.next_id = 0
         self.process.start(sys.executable, ["-m", "binaudit.gui.browse.decode"])
@@ -192,7 +194,7 @@ class _Lru(OrderedDict):
         super().__init__()
         self.capacity = capacity
 
-    def get_item(self, key: str) -> Optional[QImage]:
+    def get_item(self, key: str) -> QImage | None:
         image = self.get(key)
         if image is not None:
             self.move_to_end(key)
@@ -215,9 +217,9 @@ class ImageLoader(QObject):
     photoReady = Signal(str)
     use_processes = True  # tests switch this off to avoid starting processes for every window
 
-    def __init__(self, parent: Optional[QObject] = None, workers: Optional[int] = None,
-                 thumb_cache: int = 3000, photo_cache: int = 12, db_path: Optional[str] = None,
-                 processes: Optional[bool] = None):
+    def __init__(self, parent: QObject | None = None, workers: int | None = None,
+                 thumb_cache: int = 3000, photo_cache: int = 12, db_path: str | None = None,
+                 processes: bool | None = None):
         super().__init__(parent)
         self.db_path = db_path
         # one decoder per spare core, at most 3 (on 2 cores: one decoder beside the GUI thread)
@@ -225,20 +227,20 @@ class ImageLoader(QObject):
         self.processes = self.use_processes if processes is None else processes
         self.thumbs = _Lru(thumb_cache)
         self.photos = _Lru(photo_cache)
-        self._waiting: OrderedDict[Key, tuple[Optional[str], tuple[int, int], int]] = OrderedDict()
+        self._waiting: OrderedDict[Key, tuple[str | None, tuple[int, int], int]] = OrderedDict()
         self._inflight: set[Key] = set()
-        self._decoders: Optional[_ThreadDecoders | _ProcessDecoders] = None
+        self._decoders: _ThreadDecoders | _ProcessDecoders | None = None
         self._closed = False
 
     # ------------------------------------------------------------------ requests
-    def thumbnail(self, image_id: str, path: Optional[str] = None) -> Optional[QImage]:
+    def thumbnail(self, image_id: str, path: str | None = None) -> QImage | None:
         """The cached thumbnail (BROKEN / NO_PHOTO when there is none), or None after queueing its decode."""
         image = self.thumbs.get_item(image_id)
         if image is None and (path or self.db_path):
             self._request(("t", image_id), path, THUMB_BOX, THUMB)
         return image
 
-    def photo(self, image_id: str, path: Optional[str], prefetch: bool = False) -> Optional[QImage]:
+    def photo(self, image_id: str, path: str | None, prefetch: bool = False) -> QImage | None:
         image = self.photos.get_item(image_id)
         if image is None and path:
             self._request(("p", image_id), path, (PHOTO_SIDE, PHOTO_SIDE), THUMB if prefetch else PHOTO)
@@ -249,7 +251,7 @@ class ImageLoader(QObject):
             if image_id and image_id not in self.thumbs and self.db_path:
                 self._request(("t", image_id), None, THUMB_BOX, PREFETCH)
 
-    def _request(self, key: Key, path: Optional[str], box: tuple[int, int], level: int) -> None:
+    def _request(self, key: Key, path: str | None, box: tuple[int, int], level: int) -> None:
         if self._closed or key in self._inflight:
             return
         old = self._waiting.pop(key, None)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDockWidget, QWidget
 
@@ -16,7 +14,7 @@ class ChartsDock(QDockWidget):
 
     subsetRequested = Signal(str, list)
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__("Charts", parent)
         self.setObjectName("chartsDock")
         self.setAllowedAreas(Qt.DockWidgetArea.BottomDockWidgetArea | Qt.DockWidgetArea.RightDockWidgetArea)
@@ -24,9 +22,9 @@ class ChartsDock(QDockWidget):
         toggle.setText("&Charts")
         toggle.setShortcut("Ctrl+Shift+C")
         toggle.setStatusTip("Confusion matrix, per-class accuracy and count distributions of the active models")
-        self.panel: Optional[ChartsPanel] = None
+        self.panel: ChartsPanel | None = None
 
-    def set_session(self, session: Optional[WorkspaceSession]) -> None:
+    def set_session(self, session: WorkspaceSession | None) -> None:
         """Show the charts of this workspace (None: the workspace is closing)."""
         if self.panel is not None:
             self.setWidget(QWidget())

@@ -7,8 +7,6 @@ the charts follow relabels and model switches without touching the database.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
@@ -16,14 +14,14 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTabWidget, QVBoxL
 from binaudit.core import labels as L
 from binaudit.core.browse import LABEL_STATUSES, SPLITS, BrowseIndex
 from binaudit.core.compare import count_distribution, label_vs_predicted, per_class_accuracy
+from binaudit.core.kinds import MODEL_TITLES
 from binaudit.gui.charts.widgets import BLUE, GREEN, GREY, ORANGE, BarChart, ConfusionMatrixChart
 from binaudit.gui.common.session import WorkspaceSession
 
-KIND_NAMES = {"resnet": "ResNet", "svm": "SVM"}
 REFRESH_MS = 300
 
 
-def usable_mask(index: BrowseIndex, split: Optional[str]) -> np.ndarray:
+def usable_mask(index: BrowseIndex, split: str | None) -> np.ndarray:
     """Rows with a countable effective label (not uncountable/excluded), optionally of one split."""
     blocked = [LABEL_STATUSES.index(s) for s in (L.UNCOUNTABLE, L.EXCLUDED)]
     keep = (index.effective >= 0) & ~np.isin(index.label_status, blocked)
@@ -32,7 +30,7 @@ def usable_mask(index: BrowseIndex, split: Optional[str]) -> np.ndarray:
     return keep
 
 
-def cell_images(index: BrowseIndex, kind: str, true: int, pred: int, split: Optional[str]) -> list[str]:
+def cell_images(index: BrowseIndex, kind: str, true: int, pred: int, split: str | None) -> list[str]:
     """Image ids of one confusion cell: effective label `true` (top class = that or more), predicted `pred`."""
     m = index.models[kind]
     top = max(m.classes) if m.classes else 5
@@ -45,7 +43,7 @@ class ChartsPanel(QWidget):
 
     subsetRequested = Signal(str, list)
 
-    def __init__(self, session: WorkspaceSession, parent: Optional[QWidget] = None):
+    def __init__(self, session: WorkspaceSession, parent: QWidget | None = None):
         super().__init__(parent)
         self.session = session
         self.model_combo = QComboBox(toolTip="Which active model's predictions the charts show")
@@ -89,10 +87,10 @@ class ChartsPanel(QWidget):
             self.refresh()
 
     # ------------------------------------------------------------------ data
-    def kind(self) -> Optional[str]:
+    def kind(self) -> str | None:
         return self.model_combo.currentData()
 
-    def split(self) -> Optional[str]:
+    def split(self) -> str | None:
         return self.split_combo.currentData()
 
     def refresh(self) -> None:
@@ -108,7 +106,7 @@ class ChartsPanel(QWidget):
         current = self.kind()
         self.model_combo.clear()
         for kind in kinds:
-            self.model_combo.addItem(f"{KIND_NAMES.get(kind, kind)} #{index.models[kind].model_id}", kind)
+            self.model_combo.addItem(f"{MODEL_TITLES.get(kind, kind)} #{index.models[kind].model_id}", kind)
         if current in kinds:
             self.model_combo.setCurrentIndex(kinds.index(current))
         kind = self.kind()
@@ -124,12 +122,12 @@ class ChartsPanel(QWidget):
         top = max(classes)
         cm = label_vs_predicted(index.effective, m.predicted, usable, classes)
         self.confusion.set_matrix(cm, classes, f"{top}+")
-        self.confusion.title = f"Label vs {KIND_NAMES.get(kind, kind)} #{m.model_id}"
+        self.confusion.title = f"Label vs {MODEL_TITLES.get(kind, kind)} #{m.model_id}"
         groups = []
         for other, color in zip(kinds, (BLUE, ORANGE)):
             om = index.models[other]
             ocm = label_vs_predicted(index.effective, om.predicted, usable, list(om.classes) or classes)
-            groups.append((f"{KIND_NAMES.get(other, other)} #{om.model_id}", color, per_class_accuracy(ocm)))
+            groups.append((f"{MODEL_TITLES.get(other, other)} #{om.model_id}", color, per_class_accuracy(ocm)))
         self.per_class.set_data([f"{c}+" if c == top else str(c) for c in classes], groups, percent=True, y_max=1.0)
         scope = index.split == SPLITS.index(self.split()) if self.split() else np.ones(len(index), bool)
         recorded, predicted = count_distribution(np.where(scope, index.recorded, -1),
@@ -137,7 +135,7 @@ class ChartsPanel(QWidget):
         labelled, _ = count_distribution(np.where(usable, index.effective, -1), np.zeros(0), top)
         self.counts.set_data([f"{c}+" if c == top else str(c) for c in classes],
                              [("recorded", GREY, recorded), ("label", GREEN, labelled),
-                              (f"predicted by {KIND_NAMES.get(kind, kind)}", BLUE, predicted)])
+                              (f"predicted by {MODEL_TITLES.get(kind, kind)}", BLUE, predicted)])
         self._matrix_total = int(cm.sum())
         self._update_caption()
 
@@ -162,5 +160,5 @@ class ChartsPanel(QWidget):
         top = max(self.session.index.models[kind].classes or (5,))
         label = f"{true}+" if true == top else str(true)
         where = f" ({self.split()} split)" if self.split() else ""
-        self.subsetRequested.emit(f"Label {label}, {KIND_NAMES.get(kind, kind)} predicts {pred}{where}", ids)
+        self.subsetRequested.emit(f"Label {label}, {MODEL_TITLES.get(kind, kind)} predicts {pred}{where}", ids)
 

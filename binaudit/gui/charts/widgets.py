@@ -7,8 +7,8 @@ Each chart gets its data through a setter and repaints; none of them computes st
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
@@ -40,7 +40,7 @@ def _label(v: float) -> str:
 class _Chart(QWidget):
     """Common frame: title, plot rectangle with margins, axis labels."""
 
-    def __init__(self, title: str = "", parent: Optional[QWidget] = None):
+    def __init__(self, title: str = "", parent: QWidget | None = None):
         super().__init__(parent)
         self.title = title
         self.x_label = ""
@@ -123,14 +123,14 @@ class Series:
 class LineChart(_Chart):
     """Lines over a shared x axis (log x for the LR finder); optional vertical markers with labels."""
 
-    def __init__(self, title: str = "", parent: Optional[QWidget] = None):
+    def __init__(self, title: str = "", parent: QWidget | None = None):
         super().__init__(title, parent)
         self.series: list[Series] = []
         self.markers: list[tuple[float, str]] = []
         self.log_x = False
-        self.y_range: Optional[tuple[float, float]] = None
-        self.x_min: Optional[float] = None
-        self.x_max: Optional[float] = None
+        self.y_range: tuple[float, float] | None = None
+        self.x_min: float | None = None
+        self.x_max: float | None = None
         self.integer_x = False  # whole-number ticks (epochs)
 
     def legend(self) -> list[tuple[str, QColor, bool, bool]]:
@@ -221,15 +221,15 @@ class LineChart(_Chart):
 class BarChart(_Chart):
     """Grouped bars: one group per category, one bar per named value set (NaN = no bar, shown as '–')."""
 
-    def __init__(self, title: str = "", parent: Optional[QWidget] = None):
+    def __init__(self, title: str = "", parent: QWidget | None = None):
         super().__init__(title, parent)
         self.categories: list[str] = []
         self.groups: list[tuple[str, QColor, np.ndarray]] = []
-        self.y_max: Optional[float] = None
+        self.y_max: float | None = None
         self.percent = False
 
     def set_data(self, categories: Sequence[str], groups: list[tuple[str, QColor, Sequence[float]]],
-                 percent: bool = False, y_max: Optional[float] = None) -> None:
+                 percent: bool = False, y_max: float | None = None) -> None:
         self.categories = list(categories)
         self.groups = [(n, c, np.asarray(v, np.float64)) for n, c, v in groups]
         self.percent, self.y_max = percent, y_max
@@ -281,14 +281,14 @@ class ConfusionMatrixChart(_Chart):
 
     cellClicked = Signal(int, int)
 
-    def __init__(self, title: str = "", parent: Optional[QWidget] = None):
+    def __init__(self, title: str = "", parent: QWidget | None = None):
         super().__init__(title, parent)
         self.matrix = np.zeros((0, 0), np.int64)
         self.classes: list[int] = []
         self.top_label = ""  # e.g. "5+" when the top class holds larger counts
         self.clickable = True
         self.x_label, self.y_label = "predicted", "label"
-        self._hover: Optional[tuple[int, int]] = None
+        self._hover: tuple[int, int] | None = None
         self.setMouseTracking(True)
 
     def set_matrix(self, matrix: np.ndarray, classes: Sequence[int], top_label: str = "") -> None:
@@ -323,7 +323,7 @@ class ConfusionMatrixChart(_Chart):
         w = r.width() / k
         return QRectF(r.left() + j * w, r.top() + i * w, w, w)
 
-    def cell_at(self, pos: QPointF) -> Optional[tuple[int, int]]:
+    def cell_at(self, pos: QPointF) -> tuple[int, int] | None:
         k = len(self.classes)
         for i in range(k):
             for j in range(k):

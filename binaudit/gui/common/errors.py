@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
+from collections.abc import Callable
 from types import TracebackType
-from typing import Callable, Optional
 
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from binaudit.core.store import StoreError
 
 log = logging.getLogger("binaudit.gui")
-_installed_previous: Optional[Callable[..., None]] = None
+_installed_previous: Callable[..., None] | None = None
 _showing = False
 
 
@@ -25,14 +25,14 @@ def user_message(exc: BaseException) -> str:
     return f"Something went wrong ({type(exc).__name__}: {exc}). Your saved labels are not affected."
 
 
-def show_error(parent: Optional[QWidget], title: str, text: str, details: Optional[str] = None) -> None:
+def show_error(parent: QWidget | None, title: str, text: str, details: str | None = None) -> None:
     box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent)
     if details:
         box.setDetailedText(details)
     box.exec()
 
 
-def _hook(kind: type[BaseException], exc: BaseException, tb: Optional[TracebackType]) -> None:
+def _hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
     global _showing
     if issubclass(kind, KeyboardInterrupt):
         QApplication.quit()

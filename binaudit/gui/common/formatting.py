@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 
-def local_time(iso: Optional[str]) -> str:
+def local_time(iso: str | None) -> str:
     """A stored UTC ISO timestamp as local "YYYY-MM-DD HH:MM" ('' for none; unparseable text as it is)."""
     if not iso:
         return ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from PySide6.QtGui import QIcon
@@ -10,7 +10,7 @@ from PySide6.QtGui import QIcon
 RESOURCES = Path(__file__).resolve().parents[3] / "resources"
 
 
-@lru_cache(maxsize=None)
+@cache
 def icon(name: str) -> QIcon:
     path = RESOURCES / "icons" / f"{name}.svg"
     return QIcon(str(path)) if path.exists() else QIcon()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
 from binaudit.core.browse import BrowseIndex
+from binaudit.core.kinds import MODEL_KINDS
 from binaudit.core.labels import LabelEvent
 from binaudit.core.store import Store, StoreError
 from binaudit.core.workspace import Workspace
@@ -39,7 +40,7 @@ class WorkspaceSession(QObject):
     rowsChanged = Signal(list)        # image ids whose label columns were refreshed in the index
     externalEvents = Signal(list)     # LabelEvents written by someone else (another app instance)
 
-    def __init__(self, workspace: Workspace, parent: Optional[QObject] = None, poll_ms: int = POLL_MS):
+    def __init__(self, workspace: Workspace, parent: QObject | None = None, poll_ms: int = POLL_MS):
         super().__init__(parent)
         self.workspace = workspace
         self.readonly = False
@@ -48,12 +49,12 @@ class WorkspaceSession(QObject):
         except StoreError:
             self.store = Store.open(workspace.db_path, readonly=True)
             self.readonly = True
-        self.writer: Optional[Store] = None if self.readonly else Store.open(workspace.db_path)
+        self.writer: Store | None = None if self.readonly else Store.open(workspace.db_path)
         self.write_pool = QThreadPool(self)
         self.write_pool.setMaxThreadCount(1)
         self.index = BrowseIndex()
         self.loaded = False
-        self._loading: Optional[workers.Task] = None
+        self._loading: workers.Task | None = None
         self.own_event_ids: set[int] = set()
         self._closed = False
         self._load_from_event = 0
@@ -130,8 +131,8 @@ class WorkspaceSession(QObject):
         return foreign
 
     # ------------------------------------------------------------------ info
-    def active_models(self) -> dict[str, Optional[dict[str, Any]]]:
-        return {kind: self.store.active_model(kind) for kind in ("resnet", "svm")}
+    def active_models(self) -> dict[str, dict[str, Any] | None]:
+        return {kind: self.store.active_model(kind) for kind in MODEL_KINDS}
 
     def image_paths(self, image_ids: list[str]) -> dict[str, str]:
         return self.store.image_paths(image_ids)

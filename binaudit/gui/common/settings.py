@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import getpass
-from typing import Any, Optional
+from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QMainWindow
@@ -59,7 +59,7 @@ def save_window(window: QMainWindow) -> None:
     put(STATE, window.saveState())
 
 
-def auditor() -> Optional[str]:
+def auditor() -> str | None:
     name = get(AUDITOR)
     return str(name).strip() if name and str(name).strip() else None
 

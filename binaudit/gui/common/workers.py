@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
@@ -61,9 +62,9 @@ class Task(QRunnable):
 _running: set[Task] = set()
 
 
-def start(fn: Callable[..., Any], *args: Any, on_done: Optional[Callable[[Any], None]] = None,
-          on_error: Optional[Callable[[BaseException], None]] = None, pool: Optional[QThreadPool] = None,
-          priority: int = 0, owner: Optional[QObject] = None, **kwargs: Any) -> Task:
+def start(fn: Callable[..., Any], *args: Any, on_done: Callable[[Any], None] | None = None,
+          on_error: Callable[[BaseException], None] | None = None, pool: QThreadPool | None = None,
+          priority: int = 0, owner: QObject | None = None, **kwargs: Any) -> Task:
     """Start fn in the pool (global by default); on_done/on_error run on the GUI thread.
 
     With an owner, the callbacks are skipped once the owner has been deleted (a closed window).
@@ -104,7 +105,7 @@ class Job(QObject):
     failed = Signal(str)
     cancelled = Signal()
 
-    def __init__(self, parent: Optional[QObject] = None, pool: Optional[QThreadPool] = None):
+    def __init__(self, parent: QObject | None = None, pool: QThreadPool | None = None):
         super().__init__(parent)
         self._cancel = threading.Event()
         self.pool = pool

@@ -6,8 +6,9 @@ new one, run the ImportJob; imported(workspace) says where the bins went (the wi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional, Protocol
+from typing import Protocol
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QProgressDialog, QWidget
@@ -22,7 +23,7 @@ from binaudit.gui.common.errors import show_error
 class ImportJob(workers.Job):
     """One import; finished(summary), cancelled() or failed(message) arrives on the GUI thread."""
 
-    def __init__(self, dataset: Path, workspace: Workspace, parent: Optional[QObject] = None):
+    def __init__(self, dataset: Path, workspace: Workspace, parent: QObject | None = None):
         super().__init__(parent)
         self.dataset, self.workspace = Path(dataset), workspace
 
@@ -35,7 +36,7 @@ class ImportJob(workers.Job):
         return str(exc) or type(exc).__name__
 
 
-def progress_dialog(job: ImportJob, parent: Optional[QWidget]) -> QProgressDialog:
+def progress_dialog(job: ImportJob, parent: QWidget | None) -> QProgressDialog:
     """A window-modal progress dialog tied to the job (Cancel cancels it; it closes itself)."""
     dialog = QProgressDialog(f"Importing {job.dataset.name}\u2026", "Cancel", 0, 0, parent)
     dialog.setWindowTitle("Import dataset")
@@ -59,7 +60,7 @@ def progress_dialog(job: ImportJob, parent: Optional[QWidget]) -> QProgressDialo
 class TargetPrompt(Protocol):
     """Where an import goes when a workspace is open (shell.dialogs.Prompts answers it)."""
 
-    def import_target(self, dataset_name: str, workspace_name: str) -> Optional[str]: ...
+    def import_target(self, dataset_name: str, workspace_name: str) -> str | None: ...
 
 
 class Importer(QObject):
@@ -71,15 +72,15 @@ class Importer(QObject):
     def __init__(self, prompts: TargetPrompt, parent: QWidget):
         super().__init__(parent)
         self.prompts, self.dialog_parent = prompts, parent
-        self.job: Optional[ImportJob] = None
+        self.job: ImportJob | None = None
 
-    def choose_dataset(self, current: Optional[Workspace]) -> Optional[ImportJob]:
+    def choose_dataset(self, current: Workspace | None) -> ImportJob | None:
         """Ask for a dataset folder, then import it (see import_folder)."""
         folder = QFileDialog.getExistingDirectory(self.dialog_parent, "Import dataset folder", str(Path.home()))
         return self.import_folder(Path(folder), current) if folder else None
 
-    def import_folder(self, dataset: Path, current: Optional[Workspace],
-                      target: Optional[Workspace] = None) -> Optional[ImportJob]:
+    def import_folder(self, dataset: Path, current: Workspace | None,
+                      target: Workspace | None = None) -> ImportJob | None:
         """Import a dataset folder in the background; without a target, asks whether it goes into the open
         workspace (`current`) or a new one of its own."""
         if self.job is not None and self.job.running:

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget
 
 from binaudit.core import labels as L
+from binaudit.core.kinds import MODEL_TITLES
 from binaudit.core.labels import EffectiveLabel, LabelEvent
 from binaudit.gui.browse.thumbnails import BROKEN, NO_PHOTO, ImageLoader
 from binaudit.gui.common.blind import comparison, hides_counts
@@ -19,8 +20,6 @@ from binaudit.gui.common.formatting import local_time
 from binaudit.gui.common.session import WorkspaceSession
 from binaudit.gui.review.panels import HistoryPanel, ModelPrediction, SkuTable
 from binaudit.gui.review.photo_view import PhotoView
-
-MODEL_TITLES = {"resnet": "ResNet", "svm": "SVM"}
 
 
 def _slider(tip: str) -> QSlider:

@@ -7,8 +7,8 @@ The label-issue queue itself is a QueueSpec the window switches like the audit q
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Callable, Optional, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, QPoint, Signal
 from PySide6.QtGui import QAction
@@ -16,16 +16,16 @@ from PySide6.QtWidgets import QMenu
 
 from binaudit.core import labels as L
 from binaudit.gui.browse.browser import BrowserPanel
-from binaudit.gui.review.labeling import Decision, LabelController, LabelState, count_status
 from binaudit.gui.common.session import WorkspaceSession
+from binaudit.gui.review.labeling import Decision, LabelController, LabelState, count_status
 
 
 class BulkPrompts(Protocol):
     """The two questions a bulk decision may ask (dialogs.Prompts answers them)."""
 
-    def bulk_reason(self, n: int) -> Optional[str]: ...
+    def bulk_reason(self, n: int) -> str | None: ...
 
-    def bulk_count(self, n: int, initial: int) -> Optional[int]: ...
+    def bulk_count(self, n: int, initial: int) -> int | None: ...
 
 
 class Curation(QObject):
@@ -38,8 +38,8 @@ class Curation(QObject):
     message = Signal(str, int)
 
     def __init__(self, session: WorkspaceSession, browser: BrowserPanel, controller: LabelController,
-                 prompts: BulkPrompts, recorded: Callable[[], Optional[int]],
-                 menu_actions: Sequence[Optional[QAction]], parent: Optional[QObject] = None):
+                 prompts: BulkPrompts, recorded: Callable[[], int | None],
+                 menu_actions: Sequence[QAction | None], parent: QObject | None = None):
         super().__init__(parent)
         self.session, self.browser, self.controller = session, browser, controller
         self.prompts, self.recorded, self.menu_actions = prompts, recorded, list(menu_actions)
@@ -61,8 +61,8 @@ class Curation(QObject):
     def selection(self) -> list[str]:
         return self.browser.selected_image_ids()
 
-    def decisions(self, image_ids: list[str], status: str, count: Optional[int] = None,
-                  reason: Optional[str] = None) -> list[Decision]:
+    def decisions(self, image_ids: list[str], status: str, count: int | None = None,
+                  reason: str | None = None) -> list[Decision]:
         """One Decision per image, expecting the label event the list shows (conflicts are detected per image)."""
         index = self.session.index
         out = []
@@ -88,8 +88,8 @@ class Curation(QObject):
             out[kind] = entry
         return out
 
-    def _apply(self, title: str, image_ids: list[str], status: str, count: Optional[int] = None,
-               reason: Optional[str] = None) -> bool:
+    def _apply(self, title: str, image_ids: list[str], status: str, count: int | None = None,
+               reason: str | None = None) -> bool:
         if not image_ids:
             self.message.emit("Select rows in the list first (Shift/Ctrl+click).", 5000)
             return False

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import html
-from typing import Optional
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QListWidget, QListWidgetItem, QMessageBox, QSpinBox,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from binaudit.core import labels as L
 from binaudit.gui.common.formatting import local_time
@@ -18,10 +26,10 @@ from binaudit.gui.review.labeling import KEEP_MINE, TAKE_THEIRS, Conflict
 class ReasonDialog(QDialog):
     """Why the photo cannot be counted: press 1-5 (or arrows and Enter); Esc cancels."""
 
-    def __init__(self, image_id: str, parent: Optional[QWidget] = None, question: Optional[str] = None):
+    def __init__(self, image_id: str, parent: QWidget | None = None, question: str | None = None):
         super().__init__(parent)
         self.setWindowTitle("Uncountable")
-        self.reason: Optional[str] = None
+        self.reason: str | None = None
         self.list = QListWidget()
         self.list.setSpacing(2)
         font = self.list.font()
@@ -64,7 +72,7 @@ class ReasonDialog(QDialog):
             super().keyPressEvent(event)
 
 
-def ask_reason(parent: Optional[QWidget], image_id: str, question: Optional[str] = None) -> Optional[str]:
+def ask_reason(parent: QWidget | None, image_id: str, question: str | None = None) -> str | None:
     dialog = ReasonDialog(image_id, parent, question)
     return dialog.reason if dialog.exec() == QDialog.DialogCode.Accepted else None
 
@@ -72,7 +80,7 @@ def ask_reason(parent: Optional[QWidget], image_id: str, question: Optional[str]
 class CountDialog(QDialog):
     """Type any count (10 or more, too) and press Enter."""
 
-    def __init__(self, image_id: str, initial: int, parent: Optional[QWidget] = None, question: Optional[str] = None):
+    def __init__(self, image_id: str, initial: int, parent: QWidget | None = None, question: str | None = None):
         super().__init__(parent)
         self.setWindowTitle("Enter count")
         self.spin = QSpinBox()
@@ -89,12 +97,12 @@ class CountDialog(QDialog):
         self.spin.setFocus()
 
 
-def ask_count(parent: Optional[QWidget], image_id: str, initial: int, question: Optional[str] = None) -> Optional[int]:
+def ask_count(parent: QWidget | None, image_id: str, initial: int, question: str | None = None) -> int | None:
     dialog = CountDialog(image_id, initial, parent, question)
     return dialog.spin.value() if dialog.exec() == QDialog.DialogCode.Accepted else None
 
 
-def ask_conflict(parent: Optional[QWidget], conflict: Conflict) -> str:
+def ask_conflict(parent: QWidget | None, conflict: Conflict) -> str:
     """Someone else changed the image: keep my change (replace theirs) or take theirs. Default: theirs."""
     theirs = conflict.theirs
     what = {"label": "your decision", "undo": "your undo", "redo": "your redo"}[conflict.operation]

@@ -15,8 +15,9 @@ They form one BulkLabelCommand: one undo step whose undo and redo again write an
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
@@ -33,7 +34,7 @@ KEEP_MINE = "mine"
 TAKE_THEIRS = "theirs"
 
 
-def count_status(count: Optional[int], recorded: Optional[int]) -> str:
+def count_status(count: int | None, recorded: int | None) -> str:
     """The status of a counted label: confirmed when it agrees with the recorded count, else corrected."""
     return L.CONFIRMED if recorded == count else L.CORRECTED
 
@@ -43,11 +44,11 @@ class LabelState:
     """A label as the undo stack remembers it."""
 
     status: str
-    count: Optional[int] = None
-    reason: Optional[str] = None
+    count: int | None = None
+    reason: str | None = None
 
     @classmethod
-    def of(cls, label: EffectiveLabel | LabelEvent) -> "LabelState":
+    def of(cls, label: EffectiveLabel | LabelEvent) -> LabelState:
         return cls(label.status, label.count, label.reason)
 
     def event_fields(self) -> dict[str, Any]:
@@ -68,8 +69,8 @@ class Decision:
 
     image_id: str
     after: LabelState
-    expected_event_id: Optional[int]
-    predictions: Optional[dict[str, Any]] = None
+    expected_event_id: int | None
+    predictions: dict[str, Any] | None = None
 
 
 @dataclass
@@ -113,7 +114,7 @@ class BulkResult:
     items: list[BulkItem] = field(default_factory=list)
     event_ids: dict[str, int] = field(default_factory=dict)
     stale: list[str] = field(default_factory=list)
-    error: Optional[BaseException] = None
+    error: BaseException | None = None
 
     def message(self, verb: str) -> str:
         text = f"{verb}: {len(self.items)} label event(s) written"
@@ -149,8 +150,8 @@ class LabelController(QObject):
     bulkWritten = Signal(list, str)      # image ids whose labels a bulk step (or its undo/redo) changed, message
     busyChanged = Signal(bool)
 
-    def __init__(self, session: WorkspaceSession, user: Callable[[], Optional[str]],
-                 resolve_conflict: Callable[[Conflict], str], parent: Optional[QObject] = None):
+    def __init__(self, session: WorkspaceSession, user: Callable[[], str | None],
+                 resolve_conflict: Callable[[Conflict], str], parent: QObject | None = None):
         super().__init__(parent)
         self.session = session
         self.user = user
@@ -169,7 +170,7 @@ class LabelController(QObject):
             self._busy = busy
             self.busyChanged.emit(busy)
 
-    def _ready(self) -> Optional[str]:
+    def _ready(self) -> str | None:
         """The auditor's name when a write may start now; otherwise report why not and return None."""
         if self._busy:
             self.failed.emit("Still saving the previous label; try again in a moment.")
@@ -233,7 +234,7 @@ class LabelController(QObject):
                     on_declined=lambda: self._drop(cmd, self.stack.redo))
         return True
 
-    def _expected(self, image_id: str) -> Optional[int]:
+    def _expected(self, image_id: str) -> int | None:
         latest = self._latest_own.get(image_id)
         return latest if latest is not None else self.session.store.effective_label(image_id).event_id
 
@@ -244,9 +245,9 @@ class LabelController(QObject):
         move()
 
     # ------------------------------------------------------------------ the write
-    def _write(self, user: str, image_id: str, state: LabelState, expected: Optional[int], operation: str,
-               predictions: Optional[dict[str, Any]], on_stored: Callable[[LabelEvent], None],
-               on_declined: Optional[Callable[[], None]] = None, action: Optional[str] = None) -> None:
+    def _write(self, user: str, image_id: str, state: LabelState, expected: int | None, operation: str,
+               predictions: dict[str, Any] | None, on_stored: Callable[[LabelEvent], None],
+               on_declined: Callable[[], None] | None = None, action: str | None = None) -> None:
         writer = self.session.writer
         fields = state.event_fields()
         self._set_busy(True)
@@ -282,8 +283,8 @@ class LabelController(QObject):
         workers.start(work, on_done=done, on_error=fail, pool=self.session.write_pool, owner=self)
 
     def _conflict(self, user: str, image_id: str, state: LabelState, operation: str,
-                  predictions: Optional[dict[str, Any]], on_stored: Callable[[LabelEvent], None],
-                  on_declined: Optional[Callable[[], None]], exc: StaleLabelError) -> None:
+                  predictions: dict[str, Any] | None, on_stored: Callable[[LabelEvent], None],
+                  on_declined: Callable[[], None] | None, exc: StaleLabelError) -> None:
         try:
             self.session.refresh_rows([image_id])
             choice = self.resolve_conflict(Conflict(image_id, operation, state, exc.current))
@@ -323,7 +324,7 @@ class LabelController(QObject):
         move()
         self.bulkWritten.emit([i.image_id for i in result.items], result.message(verb))
 
-    def _write_bulk(self, user: str, entries: list[tuple[str, LabelState, Optional[int], Optional[dict[str, Any]]]],
+    def _write_bulk(self, user: str, entries: list[tuple[str, LabelState, int | None, dict[str, Any] | None]],
                     operation: str, on_stored: Callable[[BulkResult], None]) -> None:
         """Write (image, state, expected event, predictions) entries one event each, on the writer thread."""
         writer = self.session.writer

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap, QResizeEvent, QWheelEvent
@@ -31,7 +29,7 @@ class PhotoView(QGraphicsView):
 
     zoomChanged = Signal(float)
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setScene(QGraphicsScene(self))
         self.item = QGraphicsPixmapItem()
@@ -44,14 +42,14 @@ class PhotoView(QGraphicsView):
         self.setBackgroundBrush(QColor("#2b2b2b"))
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self._original: Optional[QImage] = None
+        self._original: QImage | None = None
         self._brightness = 0
         self._contrast = 0
         self._fit = True
         self._message = ""
 
     # ------------------------------------------------------------------ content
-    def set_image(self, image: Optional[QImage], message: str = "") -> None:
+    def set_image(self, image: QImage | None, message: str = "") -> None:
         """Show an image (None clears the view and shows message instead); keeps zoom mode."""
         self._original = image if image is not None and not image.isNull() else None
         self._message = message if self._original is None else ""

@@ -7,7 +7,7 @@ so the keyboard map lives in one place (and in Help > Keyboard shortcuts, see di
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QIcon, QKeySequence
@@ -17,8 +17,8 @@ from binaudit.gui.common.resources import icon
 
 
 def _action(window: QMainWindow, text: str, shortcuts: tuple[str | QKeySequence.StandardKey, ...] = (),
-            tip: str = "", checkable: bool = False, icon_name: Optional[str] = None,
-            std_icon: Optional[QStyle.StandardPixmap] = None) -> QAction:
+            tip: str = "", checkable: bool = False, icon_name: str | None = None,
+            std_icon: QStyle.StandardPixmap | None = None) -> QAction:
     action = QAction(text, window)
     keys: list[QKeySequence] = []
     for s in shortcuts:

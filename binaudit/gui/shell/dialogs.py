@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import html
 import platform
-from typing import Optional
 
 import PySide6
 from PySide6.QtCore import qVersion
-from PySide6.QtWidgets import (QDialog, QHeaderView, QInputDialog, QMessageBox, QPushButton, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDialog,
+    QHeaderView,
+    QInputDialog,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from binaudit import __version__
 from binaudit.core.store import SQLITE_VERSION
@@ -19,7 +27,7 @@ from binaudit.gui.review.label_dialogs import ask_conflict, ask_count, ask_reaso
 from binaudit.gui.review.labeling import Conflict
 
 
-def ask_auditor_name(parent: Optional[QWidget], default: str) -> Optional[str]:
+def ask_auditor_name(parent: QWidget | None, default: str) -> str | None:
     name, ok = QInputDialog.getText(parent, "Auditor name",
                                     "Your name is stored with every label you make\n(asked once; change it in File > Auditor name).",
                                     text=default)
@@ -27,7 +35,7 @@ def ask_auditor_name(parent: Optional[QWidget], default: str) -> Optional[str]:
     return name if ok and name else None
 
 
-def about(parent: Optional[QWidget]) -> None:
+def about(parent: QWidget | None) -> None:
     QMessageBox.about(parent, "About binaudit", (
         f"<h3>binaudit {__version__}</h3>"
         "<p>Inventory reconciliation on warehouse bin photos: audit recorded counts against ResNet and "
@@ -59,7 +67,7 @@ KEYS = (
 )
 
 
-def shortcuts(parent: Optional[QWidget]) -> None:
+def shortcuts(parent: QWidget | None) -> None:
     dialog = QDialog(parent)
     dialog.setWindowTitle("Keyboard shortcuts")
     table = read_only_table(QTableWidget(len(KEYS), 2), ("Key", "Action"), select_rows=False)
@@ -80,7 +88,7 @@ def shortcuts(parent: Optional[QWidget]) -> None:
 class Prompts:
     """The questions the window asks, in one replaceable object (scripted tests may swap single methods)."""
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         self.parent = parent
 
     def _back(self) -> None:
@@ -88,19 +96,19 @@ class Prompts:
         if self.parent is not None:
             self.parent.activateWindow()
 
-    def reason(self, image_id: str) -> Optional[str]:
+    def reason(self, image_id: str) -> str | None:
         try:
             return ask_reason(self.parent, image_id)
         finally:
             self._back()
 
-    def count(self, image_id: str, initial: int) -> Optional[int]:
+    def count(self, image_id: str, initial: int) -> int | None:
         try:
             return ask_count(self.parent, image_id, initial)
         finally:
             self._back()
 
-    def bin_id(self) -> Optional[str]:
+    def bin_id(self) -> str | None:
         """A bin id to go to, exactly as typed but trimmed (None when cancelled)."""
         try:
             text, ok = QInputDialog.getText(self.parent, "Go to bin",
@@ -109,13 +117,13 @@ class Prompts:
         finally:
             self._back()
 
-    def bulk_reason(self, n: int) -> Optional[str]:
+    def bulk_reason(self, n: int) -> str | None:
         try:
             return ask_reason(self.parent, "", f"Why can the <b>{n}</b> selected bins not be counted?")
         finally:
             self._back()
 
-    def bulk_count(self, n: int, initial: int) -> Optional[int]:
+    def bulk_count(self, n: int, initial: int) -> int | None:
         try:
             return ask_count(self.parent, "", initial, f"How many items are in each of the <b>{n}</b> selected bins?")
         finally:
@@ -127,13 +135,13 @@ class Prompts:
         finally:
             self._back()
 
-    def auditor(self, default: str) -> Optional[str]:
+    def auditor(self, default: str) -> str | None:
         try:
             return ask_auditor_name(self.parent, default)
         finally:
             self._back()
 
-    def auditor_name(self, ask: bool = False) -> Optional[str]:
+    def auditor_name(self, ask: bool = False) -> str | None:
         """The auditor's name, asked once and remembered in the settings (ask=True to change it)."""
         name = settings.auditor()
         if name and not ask:
@@ -143,7 +151,7 @@ class Prompts:
             settings.put(settings.AUDITOR, name)
         return name or settings.auditor()
 
-    def import_target(self, dataset_name: str, workspace_name: str) -> Optional[str]:
+    def import_target(self, dataset_name: str, workspace_name: str) -> str | None:
         """'add' to the open workspace, 'new' workspace for the dataset, or None to cancel."""
         box = QMessageBox(self.parent)
         box.setWindowTitle("Import dataset")

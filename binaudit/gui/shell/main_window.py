@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional
 
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
@@ -44,7 +43,7 @@ log = logging.getLogger("binaudit.gui")
 class MainWindow(QMainWindow):
     """See the module docstring. `workspace=None` shows a welcome page with Open and Import."""
 
-    def __init__(self, workspace: Optional[Workspace] = None, *, detect_device: bool = True,
+    def __init__(self, workspace: Workspace | None = None, *, detect_device: bool = True,
                  poll_ms: int = POLL_MS):
         super().__init__()
         self.setWindowTitle("binaudit")
@@ -52,13 +51,13 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.poll_ms = poll_ms
         self.prompts = dialogs.Prompts(self)
-        self.session: Optional[WorkspaceSession] = None
-        self.workbench: Optional[Workbench] = None  # the open workspace's parts, four of them below
-        self.loader: Optional[ImageLoader] = None
-        self.browser: Optional[BrowserPanel] = None
-        self.bin_view: Optional[BinView] = None
-        self.controller: Optional[LabelController] = None
-        self._pending_open: Optional[Workspace] = None
+        self.session: WorkspaceSession | None = None
+        self.workbench: Workbench | None = None  # the open workspace's parts, four of them below
+        self.loader: ImageLoader | None = None
+        self.browser: BrowserPanel | None = None
+        self.bin_view: BinView | None = None
+        self.controller: LabelController | None = None
+        self._pending_open: Workspace | None = None
         self.actions_ = build_actions(self)
         self.menus = build_menus(self, self.actions_)
         self.toolbar = build_toolbar(self, self.actions_)
@@ -73,7 +72,7 @@ class MainWindow(QMainWindow):
         self.actions_.blind.setChecked(settings.get_bool(settings.BLIND))
         self.actions_.grid.setChecked(settings.get(settings.VIEW_MODE, "table") == "grid")
         settings.restore_window(self)
-        self.device_probe: Optional[DeviceProbe] = None
+        self.device_probe: DeviceProbe | None = None
         if detect_device:
             self.device_probe = DeviceProbe(str(settings.get(settings.DEVICE, "auto")), self)
             self.device_probe.found.connect(lambda d: self.sb_device.setText(f"device: {d}"))
@@ -286,7 +285,7 @@ class MainWindow(QMainWindow):
         if self.browser is not None:
             self.browser.set_grid(grid)
 
-    def current_queue(self) -> Optional[QueueSpec]:
+    def current_queue(self) -> QueueSpec | None:
         a = self.actions_
         return AUDIT_QUEUE if a.audit_queue.isChecked() else LABEL_ISSUE_QUEUE if a.issue_queue.isChecked() else None
 
@@ -346,7 +345,7 @@ class MainWindow(QMainWindow):
         self.sb_models.setText("  ".join(parts))
 
     # ------------------------------------------------------------------ open and import
-    def _workspace(self) -> Optional[Workspace]:
+    def _workspace(self) -> Workspace | None:
         return self.session.workspace if self.session is not None else None
 
     def choose_workspace(self) -> None:
@@ -355,12 +354,12 @@ class MainWindow(QMainWindow):
         if folder:
             self.open_workspace(Workspace.at(folder))
 
-    def import_folder(self, dataset: Path, target: Optional[Workspace] = None) -> Optional[ImportJob]:
+    def import_folder(self, dataset: Path, target: Workspace | None = None) -> ImportJob | None:
         """Import a dataset folder in the background (asks where to, unless target is given)."""
         return self.importer.import_folder(dataset, self._workspace(), target)
 
     @property
-    def import_job(self) -> Optional[ImportJob]:
+    def import_job(self) -> ImportJob | None:
         """The latest import (running or done), None before the first."""
         return self.importer.job
 

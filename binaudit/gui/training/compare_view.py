@@ -9,23 +9,35 @@ from __future__ import annotations
 
 import html
 import math
-from typing import Any, Optional
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QAbstractItemView, QDialog, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
-                               QPushButton, QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from binaudit.core.compare import BROKEN, FIXED, Comparison, fmt_num, fmt_pct
 from binaudit.gui.charts.widgets import BLUE, GREY, ORANGE, BarChart, ConfusionMatrixChart
-from binaudit.gui.training.model_jobs import ModelJob
 from binaudit.gui.common.tables import read_only_table
+from binaudit.gui.training.model_jobs import ModelJob
 
 OUTCOME_TEXT = {FIXED: "\u2713 now right", BROKEN: "\u2717 now wrong", "changed": "still wrong"}
 OUTCOME_COLOUR = {FIXED: QColor("#2e7d32"), BROKEN: QColor("#c62828"), "changed": QColor("#7a7a7a")}
 
 
-def model_caption(model: Optional[dict[str, Any]]) -> str:
+def model_caption(model: dict[str, Any] | None) -> str:
     if model is None:
         return "no active model"
     name = str(model.get("name") or model.get("architecture"))
@@ -37,7 +49,7 @@ def model_caption(model: Optional[dict[str, Any]]) -> str:
     return ", ".join(bits)
 
 
-def _item(text: str, colour: Optional[QColor] = None, align_right: bool = False) -> QTableWidgetItem:
+def _item(text: str, colour: QColor | None = None, align_right: bool = False) -> QTableWidgetItem:
     item = QTableWidgetItem(text)
     if colour is not None:
         item.setForeground(colour)
@@ -52,12 +64,12 @@ class CompareView(QDialog):
     imageRequested = Signal(str)
     activateRequested = Signal(int)
 
-    def __init__(self, new_model: dict[str, Any], old_model: Optional[dict[str, Any]],
-                 parent: Optional[QWidget] = None):
+    def __init__(self, new_model: dict[str, Any], old_model: dict[str, Any] | None,
+                 parent: QWidget | None = None):
         super().__init__(parent)
         self.new_model, self.old_model = new_model, old_model
-        self.comparison: Optional[Comparison] = None
-        self.job: Optional[ModelJob] = None
+        self.comparison: Comparison | None = None
+        self.job: ModelJob | None = None
         kind = "ResNet" if new_model["kind"] == "resnet" else "SVM"
         self.setWindowTitle(f"Compare {kind} models")
         self.header = QLabel(f"<b>New:</b> {html.escape(model_caption(new_model))}<br>"

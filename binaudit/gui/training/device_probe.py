@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import Optional
 
 from PySide6.QtCore import QObject, QProcess, Signal
 
@@ -17,7 +16,7 @@ class DeviceProbe(QObject):
 
     found = Signal(str)
 
-    def __init__(self, requested: str = "auto", parent: Optional[QObject] = None):
+    def __init__(self, requested: str = "auto", parent: QObject | None = None):
         super().__init__(parent)
         self.requested = requested
         self.process = QProcess(self)

@@ -11,22 +11,22 @@ from __future__ import annotations
 
 import html
 import logging
-from typing import Optional, Union
 
 from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
 from PySide6.QtWidgets import QDialog, QDockWidget, QMessageBox, QWidget
 
+from binaudit.core.kinds import MODEL_KINDS
 from binaudit.core.store import Store, utc_now
 from binaudit.gui.common import settings
-from binaudit.gui.training.compare_view import CompareView
 from binaudit.gui.common.errors import show_error
+from binaudit.gui.common.session import WorkspaceSession
+from binaudit.gui.training.compare_view import CompareView
 from binaudit.gui.training.model_jobs import JobStatus, ModelJob, activate_model, prepare_comparison
 from binaudit.gui.training.models_view import ModelsView
-from binaudit.gui.training.runs_panel import RunsPanel
-from binaudit.gui.common.session import WorkspaceSession
 from binaudit.gui.training.process import RunMonitor, TrainingProcess, TrainingRequest, replay_run
-from binaudit.gui.training.setup_dialog import TrainingSetupDialog
 from binaudit.gui.training.run_view import TrainingView
+from binaudit.gui.training.runs_panel import RunsPanel
+from binaudit.gui.training.setup_dialog import TrainingSetupDialog
 from training.run_state import CANCELLED, CRASHED, FAILED, FINISHED
 
 log = logging.getLogger("binaudit.gui")
@@ -48,7 +48,7 @@ class TrainingMenu(QObject):
     def __init__(self, parent: QWidget):
         super().__init__(parent)
         self.dialog_parent = parent
-        self.session: Optional[WorkspaceSession] = None
+        self.session: WorkspaceSession | None = None
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(1)
         self.runs = RunsPanel()
@@ -66,14 +66,14 @@ class TrainingMenu(QObject):
         self.views: dict[int, TrainingView] = {}
         self.replays: dict[int, RunMonitor] = {}
         self.compares: list[CompareView] = []
-        self.models_view: Optional[ModelsView] = None
-        self.activation: Optional[ModelJob] = None
+        self.models_view: ModelsView | None = None
+        self.activation: ModelJob | None = None
 
     @property
-    def db_path(self) -> Optional[str]:
+    def db_path(self) -> str | None:
         return str(self.session.workspace.db_path) if self.session is not None else None
 
-    def set_session(self, session: Optional[WorkspaceSession]) -> None:
+    def set_session(self, session: WorkspaceSession | None) -> None:
         """The workspace runs train on and models come from (None: it is closing)."""
         self.session = session
         self.runs.set_store(session.store if session is not None else None)
@@ -94,7 +94,7 @@ class TrainingMenu(QObject):
             self.models_view = None
 
     # ------------------------------------------------------------------ starting runs
-    def setup(self, command: str) -> Optional[TrainingProcess]:
+    def setup(self, command: str) -> TrainingProcess | None:
         """Ask for the run's settings (modal), then start it."""
         session = self.session
         if session is None:
@@ -119,7 +119,7 @@ class TrainingMenu(QObject):
         self.message.emit(f"Started: {request.title}", 6000)
         return proc
 
-    def open_run(self, run: Union[RunMonitor, dict]) -> TrainingView:
+    def open_run(self, run: RunMonitor | dict) -> TrainingView:
         """Show a run's live view (reopened if it exists; a past run is replayed from its run directory)."""
         if isinstance(run, RunMonitor):
             monitor = run
@@ -141,7 +141,7 @@ class TrainingMenu(QObject):
         if state == FINISHED:
             self.message.emit(f"{proc.title}: {proc.status_text()}", 12000)
             same_workspace = proc.request.db_path == self.db_path
-            if proc.model_id and proc.command in ("resnet", "svm") and same_workspace:
+            if proc.model_id and proc.command in MODEL_KINDS and same_workspace:
                 self.compare(int(proc.model_id))
         elif state == CANCELLED:
             resume = (proc.final or {}).get("resume")
@@ -173,7 +173,7 @@ class TrainingMenu(QObject):
     def _device(self) -> str:
         return str(settings.get(settings.DEVICE, "auto") or "auto")
 
-    def compare(self, model_id: int) -> Optional[CompareView]:
+    def compare(self, model_id: int) -> CompareView | None:
         """Open the comparison of a model with the active one of its kind (scored in the background)."""
         session = self.session
         if session is None or not model_id:
@@ -199,7 +199,7 @@ class TrainingMenu(QObject):
         view.raise_()
         return view
 
-    def activate(self, model_id: int) -> Optional[ModelJob]:
+    def activate(self, model_id: int) -> ModelJob | None:
         """Rescore every image with the model in the background, then switch to it and reload the browser."""
         if self.db_path is None:
             return None
@@ -232,7 +232,7 @@ class TrainingMenu(QObject):
         if self.models_view is not None:
             self.models_view.refresh()
 
-    def show_models(self) -> Optional[ModelsView]:
+    def show_models(self) -> ModelsView | None:
         session = self.session
         if session is None:
             return None

@@ -9,7 +9,8 @@ index loading; torch is imported there, never at the app's start.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
@@ -22,7 +23,7 @@ from binaudit.gui.common import workers
 Progress = Callable[[int, int], None]
 
 
-def prepare_comparison(db_path: str, new_id: int, old_id: Optional[int], device: str,
+def prepare_comparison(db_path: str, new_id: int, old_id: int | None, device: str,
                        progress: Progress, cancel: Callable[[], bool]) -> Comparison:
     """Score the new (and old) model on the new run's validation images where needed, then compare them."""
     with Store.open(db_path) as store:
@@ -59,7 +60,7 @@ class ModelJob(workers.Job):
     """fn(*args, progress=, cancel=) on the model pool; finished(result) / failed(message) / cancelled()."""
 
     def __init__(self, title: str, fn: Callable[..., Any], *args: Any, pool: QThreadPool,
-                 parent: Optional[QObject] = None):
+                 parent: QObject | None = None):
         super().__init__(parent, pool)
         self.title, self.fn, self.args = title, fn, args
 
@@ -70,7 +71,7 @@ class ModelJob(workers.Job):
 class JobStatus(QWidget):
     """Status-bar progress of the running model job, with a Cancel button; hidden when idle."""
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.text = QLabel()
         self.bar = QProgressBar()
@@ -82,7 +83,7 @@ class JobStatus(QWidget):
         layout.addWidget(self.text)
         layout.addWidget(self.bar)
         layout.addWidget(self.cancel)
-        self.job: Optional[ModelJob] = None
+        self.job: ModelJob | None = None
         self.cancel.clicked.connect(self._cancel)
         self.hide()
 

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import (QAbstractItemView, QDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from binaudit.core.compare import fmt_num, fmt_pct
 from binaudit.core.store import Store
@@ -40,7 +50,7 @@ class ModelsView(QDialog):
     activateRequested = Signal(int)
     compareRequested = Signal(int)
 
-    def __init__(self, store: Store, parent: Optional[QWidget] = None):
+    def __init__(self, store: Store, parent: QWidget | None = None):
         super().__init__(parent)
         self.store = store
         self.models: list[dict[str, Any]] = []
@@ -88,7 +98,7 @@ class ModelsView(QDialog):
                 self.table.selectRow(r)
         self._update_buttons()
 
-    def selected_id(self) -> Optional[int]:
+    def selected_id(self) -> int | None:
         rows = self.table.selectionModel().selectedRows()
         return int(self.models[rows[0].row()]["id"]) if rows and rows[0].row() < len(self.models) else None
 

@@ -12,7 +12,7 @@ import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
@@ -50,7 +50,7 @@ class RunMonitor(QObject):
     eventReceived = Signal(dict)
     ended = Signal(str)
 
-    def __init__(self, command: str, title: str, parent: Optional[QObject] = None, run: Optional[RunState] = None):
+    def __init__(self, command: str, title: str, parent: QObject | None = None, run: RunState | None = None):
         super().__init__(parent)
         self.run = run if run is not None else RunState(command, title)
 
@@ -75,7 +75,7 @@ class RunMonitor(QObject):
 class TrainingProcess(RunMonitor):
     """One `python -m training` subprocess (see the module docstring). cancel() asks it to stop cleanly."""
 
-    def __init__(self, request: TrainingRequest, parent: Optional[QObject] = None):
+    def __init__(self, request: TrainingRequest, parent: QObject | None = None):
         super().__init__(request.command, request.title, parent)
         self.request = request
         self.cancel_requested = False
@@ -164,7 +164,7 @@ class TrainingProcess(RunMonitor):
             self.finish(CRASHED, f"the training process could not start: {self.process.errorString()}")
 
 
-def replay_run(run: dict[str, Any], parent: Optional[QObject] = None) -> RunMonitor:
+def replay_run(run: dict[str, Any], parent: QObject | None = None) -> RunMonitor:
     """A finished (or abandoned) run from the store, with its epochs read back from metrics.jsonl."""
     state = replay(run)
     return RunMonitor(state.command, state.title, parent, run=state)

@@ -7,13 +7,22 @@ reopens it). Redraws are coalesced to a few per second so batch events never flo
 from __future__ import annotations
 
 import html
-from typing import Optional
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QFont, QPixmap
-from PySide6.QtWidgets import (QDialog, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QPushButton,
-                               QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
+from binaudit.core.kinds import MODEL_KINDS
 from binaudit.gui.charts.widgets import BLUE, GREY, ORANGE, BarChart, LineChart, Series
 from binaudit.gui.training.process import RunMonitor, TrainingProcess
 from training.run_state import CANCELLED, CRASHED, FAILED, FINISHED, format_duration
@@ -27,7 +36,7 @@ class TrainingView(QDialog):
 
     compareRequested = Signal(int)
 
-    def __init__(self, monitor: RunMonitor, parent: Optional[QWidget] = None):
+    def __init__(self, monitor: RunMonitor, parent: QWidget | None = None):
         super().__init__(parent)
         self.monitor = monitor
         self.setWindowTitle(monitor.title)
@@ -142,7 +151,7 @@ class TrainingView(QDialog):
         self._draw_output()
         running = isinstance(m, TrainingProcess) and m.active
         self.cancel_button.setEnabled(running and not getattr(m, "cancel_requested", False))
-        self.compare_button.setVisible(m.command in ("resnet", "svm"))
+        self.compare_button.setVisible(m.command in MODEL_KINDS)
         self.compare_button.setEnabled(m.state == FINISHED and bool(m.model_id))
 
     def _dataset_text(self) -> str:

@@ -7,12 +7,20 @@ store.list_runs(); a run of this window is shown from its RunMonitor, which know
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional, Union
+from typing import Any
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QPushButton, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from binaudit.core.store import Store
 from binaudit.gui.common.formatting import local_time
@@ -20,7 +28,7 @@ from binaudit.gui.common.tables import read_only_table
 from binaudit.gui.training.process import RunMonitor, TrainingProcess
 from training.run_state import CRASHED, FAILED, FINISHED
 
-Run = Union[RunMonitor, dict]
+Run = RunMonitor | dict
 COLUMNS = ("Run", "Kind", "Status", "Started", "Model")
 REFRESH_MS = 400
 
@@ -31,9 +39,9 @@ class RunsPanel(QWidget):
     openRequested = Signal(object)
     cancelRequested = Signal(object)
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.store: Optional[Store] = None
+        self.store: Store | None = None
         self.monitors: list[RunMonitor] = []
         self.rows: list[Run] = []
         self.table = read_only_table(QTableWidget(), COLUMNS)
@@ -59,7 +67,7 @@ class RunsPanel(QWidget):
         self._timer.timeout.connect(self.refresh)
         self._update_buttons()
 
-    def set_store(self, store: Optional[Store]) -> None:
+    def set_store(self, store: Store | None) -> None:
         self.store = store
         self.refresh()
 
@@ -111,7 +119,7 @@ class RunsPanel(QWidget):
         return [str(run["id"]), str(run.get("kind") or ""), status, local_time(run.get("started_at")),
                 f"#{run['model_id']}" if run.get("model_id") else ""]
 
-    def _selected(self) -> Optional[Run]:
+    def _selected(self) -> Run | None:
         rows = self.table.selectionModel().selectedRows()
         return self.rows[rows[0].row()] if rows and rows[0].row() < len(self.rows) else None
 
@@ -134,6 +142,6 @@ class RunsPanel(QWidget):
         if isinstance(run, TrainingProcess):
             self.cancelRequested.emit(run)
 
-    def row_of(self, monitor: RunMonitor) -> Optional[int]:
+    def row_of(self, monitor: RunMonitor) -> int | None:
         return self.rows.index(monitor) if monitor in self.rows else None
 

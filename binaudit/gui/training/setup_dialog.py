@@ -10,11 +10,25 @@ from __future__ import annotations
 
 import html
 from collections import Counter
-from typing import Any, Optional
+from typing import Any
 
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
-                               QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from binaudit.core.store import Store
 from binaudit.gui.training.process import TrainingRequest
@@ -50,7 +64,7 @@ def label_summary(store: Store, max_count: int = 5) -> str:
 class TrainingSetupDialog(QDialog):
     """See the module docstring. `request()` is the run to start once the dialog was accepted."""
 
-    def __init__(self, command: str, store: Store, db_path: str, parent: Optional[QWidget] = None):
+    def __init__(self, command: str, store: Store, db_path: str, parent: QWidget | None = None):
         super().__init__(parent)
         from training.recipes import RECIPES  # light: dataclasses only
         from training.svm_config import SVMConfig
