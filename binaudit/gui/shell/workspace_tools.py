@@ -13,13 +13,12 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
-from PySide6.QtWidgets import QDialog, QMainWindow
+from PySide6.QtWidgets import QMainWindow
 
 from binaudit.core.workspace import Workspace
 from binaudit.gui.shell.first_model import FirstModel, first_model_dialog
 from binaudit.gui.shell.recent import RecentMenu, add_recent
 from binaudit.gui.training.model_import import ModelImporter
-from binaudit.gui.training.setup_dialog import TrainingSetupDialog
 
 
 class WorkspaceTools(QObject):
@@ -97,18 +96,9 @@ class WorkspaceTools(QObject):
 
     def train_first_model(self, estimate_text: str) -> Any:
         """The Training setup with the SVM preselected and the estimate on top; starts the run when accepted."""
-        session = self.window.session
-        if session is None:
+        proc = self.window.training.setup("svm", prepare=lambda dialog: first_model_dialog(dialog, estimate_text))
+        if proc is None:
             return None
-        dialog = TrainingSetupDialog("svm", session.store, str(session.workspace.db_path), self.window)
-        first_model_dialog(dialog, estimate_text)
-        try:
-            if dialog.exec() != QDialog.DialogCode.Accepted:
-                return None
-            request = dialog.request()
-        finally:
-            dialog.deleteLater()
-        proc = self.window.training.start(request)
         proc.ended.connect(lambda _state: self.first_model.schedule())  # a registered model: activate it next
         return proc
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
 from PySide6.QtWidgets import QDialog, QDockWidget, QMessageBox, QWidget
@@ -94,12 +95,14 @@ class TrainingMenu(QObject):
             self.models_view = None
 
     # ------------------------------------------------------------------ starting runs
-    def setup(self, command: str) -> TrainingProcess | None:
-        """Ask for the run's settings (modal), then start it."""
+    def setup(self, command: str, prepare: Callable[[QDialog], object] | None = None) -> TrainingProcess | None:
+        """Ask for the run's settings (modal; `prepare` may add to the dialog first), then start it."""
         session = self.session
         if session is None:
             return None
         dialog = TrainingSetupDialog(command, session.store, str(session.workspace.db_path), self.dialog_parent)
+        if prepare is not None:
+            prepare(dialog)
         try:
             if dialog.exec() != QDialog.DialogCode.Accepted:
                 return None
