@@ -48,10 +48,10 @@ def _image_paths_under(workspace: Workspace, dataset: Path) -> bool | None:
     from binaudit.core.store import Store
 
     with Store.open(workspace.db_path, readonly=True) as store:
-        rows = store.query("SELECT path FROM images WHERE path IS NOT NULL LIMIT 1")
-    if not rows:
+        path = store.any_image_path()
+    if path is None:
         return None
-    return Path(str(rows[0]["path"])).resolve().is_relative_to(dataset)
+    return Path(path).resolve().is_relative_to(dataset)
 
 
 def claim_name(workspace: Workspace, dataset: Path) -> None:

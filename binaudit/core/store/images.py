@@ -220,6 +220,11 @@ class ImageTables(StoreBase):
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         return [r["image_id"] for r in self.query(f"SELECT image_id FROM images {clause} ORDER BY image_id", params)]
 
+    def any_image_path(self) -> str | None:
+        """One photo path of the workspace (None when it has none): which dataset it was imported from."""
+        rows = self.query("SELECT path FROM images WHERE path IS NOT NULL LIMIT 1")
+        return str(rows[0]["path"]) if rows else None
+
     def image_paths(self, image_ids: Sequence[str]) -> dict[str, str]:
         out: dict[str, str] = {}
         for chunk in chunks(list(image_ids), 900):
