@@ -54,12 +54,18 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_synth(args: argparse.Namespace) -> int:
     """Write a synthetic dataset in ABID layout."""
-    from binaudit.core.synth import generate_dataset
+    from binaudit.core.synth import INCONSISTENT_SHARE, generate_dataset
 
-    with progress_bar("synthesise bins", "img") as bar:
-        summary = generate_dataset(Path(args.out), args.n, seed=args.seed, mismatch_rate=args.mismatch_rate,
-                                   max_count=args.max_count, image_scale=args.scale, progress=bar)
-    print(f"wrote {summary.n} bins to {summary.out} ({summary.n_mismatched} with a wrong recorded count; "
+    share = INCONSISTENT_SHARE if args.inconsistent_share is None else args.inconsistent_share
+    try:
+        with progress_bar("synthesise bins", "img") as bar:
+            summary = generate_dataset(Path(args.out), args.n, seed=args.seed, mismatch_rate=args.mismatch_rate,
+                                       inconsistent_share=share, max_count=args.max_count,
+                                       image_scale=args.scale, progress=bar)
+    except ValueError as exc:
+        raise SystemExit(f"binaudit: {exc}") from None
+    print(f"wrote {summary.n} bins to {summary.out} ({summary.n_mismatched} with a wrong recorded count, "
+          f"{summary.n_inconsistent} of them contradicting their own SKU list; "
           f"truth in {Path(summary.out) / 'truth.json'})")
     return 0
 
@@ -155,6 +161,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=int, default=500)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--mismatch-rate", type=float, default=0.1)
+    p.add_argument("--inconsistent-share", type=float, default=None,
+                   help="of the wrong records, the share whose SKU quantities contradict EXPECTED_QUANTITY "
+                        "(the rest are self-consistent, as a misplaced item is; default: the generator's 10%%)")
     p.add_argument("--max-count", type=int, default=8)
     p.add_argument("--scale", type=float, default=1.0, help="photo size relative to real ABID photos")
     p.set_defaults(func=cmd_synth)

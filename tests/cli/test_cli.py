@@ -50,3 +50,20 @@ def test_store_only_commands_import_neither_torch_nor_qt(store: Store, sample_di
 def test_python_dash_m_runs_the_command(binaudit_cli) -> None:
     result = binaudit_cli("--version", timeout=120)
     assert result.returncode == 0 and result.stdout.startswith("binaudit ")
+
+
+def test_synth_takes_the_inconsistent_share(tmp_path, capsys) -> None:
+    import json
+
+    import pytest
+
+    from binaudit.cli import main
+
+    out = tmp_path / "bins"
+    assert main(["synth", str(out), "--n", "40", "--seed", "2", "--mismatch-rate", "0.5",
+                 "--inconsistent-share", "1", "--scale", "0.3"]) == 0
+    variances = [t["variance"] for t in json.loads((out / "truth.json").read_text())["images"].values()]
+    assert variances.count("inconsistent") == 20 and variances.count("consistent") == 0
+    assert "20 of them contradicting their own SKU list" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="inconsistent_share must be within"):
+        main(["synth", str(tmp_path / "bad"), "--n", "3", "--inconsistent-share", "2"])
