@@ -120,7 +120,9 @@ def test_cancel_a_resnet_run_and_the_app_recovers(qtbot, part2_window: MainWindo
     wait_for(qtbot, lambda: any(e["event"] == "batch" for e in proc.events))
     view = w.training.views[id(proc)]
     view.close()  # closing the live view leaves the run going; the Runs dock reopens it
-    assert proc.active and not view.isVisible() and w.training.dock.isVisible()
+    assert proc.active and not view.isVisible() and not w.training.dock.isVisible()  # no dock opens by itself
+    w.training.dock.toggleViewAction().trigger()  # the user opens the Runs dock (Ctrl+Shift+R)
+    assert w.training.dock.isVisible()
     row = w.training.runs.row_of(proc)
     w.training.runs.table.selectRow(row)
     w.training.runs.open_button.click()

@@ -188,20 +188,24 @@ class ThumbDelegate(QStyledItemDelegate):
             painter.drawImage(target, image)  # decoded to fit: no scaling
         text = palette.highlightedText().color() if selected else palette.text().color()
         line1 = QRect(r.left() + 6, thumb_rect.bottom() + 4, r.width() - 12, 18)
-        painter.setFont(self.bold)
-        painter.setPen(text)
-        painter.drawText(line1, LEFT, cell.image_id)
-        painter.setFont(self.small)
         hidden = hides_counts(self.blind, cell.label_status)  # blind review: no count until decided
-        recorded = "no count" if cell.recorded is None else f"rec {cell.recorded}"
-        painter.drawText(line1, RIGHT, "" if hidden else recorded)
+        recorded = "" if hidden else "no count" if cell.recorded is None else f"rec {cell.recorded}"
+        painter.setFont(self.small)
+        painter.setPen(text)
+        right_w = painter.fontMetrics().horizontalAdvance(recorded) + 6 if recorded else 0
+        painter.drawText(line1, RIGHT, recorded)
+        painter.setFont(self.bold)  # the id, elided before the count (the tooltip has it whole)
+        painter.drawText(line1, LEFT, _elided(painter, cell.image_id, line1.width() - right_w))
+        painter.setFont(self.small)
         line2 = line1.translated(0, 18)
+        metrics = painter.fontMetrics()
+        shown = [] if hidden else cell.predictions
+        preds_w = sum(metrics.horizontalAdvance(f"{letter} {count}") + 8 for letter, count, _ in shown)
         if cell.label_status not in (L.RECORDED, L.RESET):
             colour = {L.CONFIRMED: GREEN, L.CORRECTED: ORANGE}.get(cell.label_status, MUTED)
             painter.setPen(text if selected else colour)
-            painter.drawText(line2, LEFT, cell.label)
-        if not hidden and cell.predictions:
-            metrics = painter.fontMetrics()
+            painter.drawText(line2, LEFT, _elided(painter, cell.label, line2.width() - preds_w))
+        if shown:
             x = line2.right()
             for letter, count, disagrees in reversed(cell.predictions):
                 label = f"{letter} {count}"
@@ -218,6 +222,11 @@ class ThumbDelegate(QStyledItemDelegate):
             painter.setPen(QColor("white"))
             painter.setFont(self.bold)
             painter.drawText(badge, CENTER, "!")
+
+
+def _elided(painter: QPainter, text: str, width: int) -> str:
+    """The text cut with an ellipsis to fit `width` pixels (a cell's tooltip shows it whole)."""
+    return painter.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, max(0, width))
 
 
 class GridView(QTableView):

@@ -43,15 +43,14 @@ def put(key: str, value: Any) -> None:
     s.sync()
 
 
-def restore_window(window: QMainWindow) -> None:
-    """Size, position, docks and toolbar as the user left them (1480 x 900 the first time)."""
+def restore_window(window: QMainWindow) -> bool:
+    """Size, position, docks and toolbar as the user left them (1480 x 900 the first time); True if restored."""
     geometry, state = get(GEOMETRY), get(STATE)
     if isinstance(geometry, QByteArray) and not geometry.isEmpty():
         window.restoreGeometry(geometry)
     else:
         window.resize(1480, 900)
-    if isinstance(state, QByteArray) and not state.isEmpty():
-        window.restoreState(state)
+    return isinstance(state, QByteArray) and not state.isEmpty() and window.restoreState(state)
 
 
 def save_window(window: QMainWindow) -> None:

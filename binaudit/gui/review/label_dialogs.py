@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject, QPoint, QRect, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -21,6 +21,30 @@ from PySide6.QtWidgets import (
 from binaudit.core import labels as L
 from binaudit.gui.common.formatting import local_time
 from binaudit.gui.review.labeling import KEEP_MINE, TAKE_THEIRS, Conflict
+from binaudit.gui.review.photo_view import PhotoView
+
+GAP = 12  # between the photo and a dialog beside it
+
+
+def beside_photo(dialog: QWidget, parent: QWidget | None) -> None:
+    """Move a label dialog next to the bin's photo (right, else left, below, above), on screen, never over it."""
+    photos = [p for p in (parent.findChildren(PhotoView) if parent is not None else []) if p.isVisible()]
+    if not photos:
+        return
+    photo = photos[0]
+    area = QRect(photo.mapToGlobal(QPoint(0, 0)), photo.size())
+    screen = (photo.screen() or dialog.screen()).availableGeometry()
+    dialog.adjustSize()
+    frame = dialog.frameGeometry().size().expandedTo(dialog.size())
+    w, h = frame.width(), frame.height()
+    top = min(max(area.top(), screen.top()), screen.bottom() - h)
+    left = min(max(area.left(), screen.left()), screen.right() - w)
+    for x, y in ((area.right() + GAP, top), (area.left() - GAP - w, top),
+                 (left, area.bottom() + GAP), (left, area.top() - GAP - h)):
+        if screen.contains(QRect(x, y, w, h)):
+            dialog.move(x, y)
+            return
+    dialog.move(max(screen.left(), area.left() - GAP - w), top)  # no room anywhere: over the list, not the photo
 
 
 class ReasonDialog(QDialog):
@@ -74,6 +98,7 @@ class ReasonDialog(QDialog):
 
 def ask_reason(parent: QWidget | None, image_id: str, question: str | None = None) -> str | None:
     dialog = ReasonDialog(image_id, parent, question)
+    beside_photo(dialog, parent)
     return dialog.reason if dialog.exec() == QDialog.DialogCode.Accepted else None
 
 
@@ -99,6 +124,7 @@ class CountDialog(QDialog):
 
 def ask_count(parent: QWidget | None, image_id: str, initial: int, question: str | None = None) -> int | None:
     dialog = CountDialog(image_id, initial, parent, question)
+    beside_photo(dialog, parent)
     return dialog.spin.value() if dialog.exec() == QDialog.DialogCode.Accepted else None
 
 
@@ -118,5 +144,6 @@ def ask_conflict(parent: QWidget | None, conflict: Conflict) -> str:
     take = box.addButton(f"Use theirs ({theirs.describe()})", QMessageBox.ButtonRole.RejectRole)
     box.setDefaultButton(take)
     box.setEscapeButton(take)
+    beside_photo(box, parent)
     box.exec()
     return KEEP_MINE if box.clickedButton() is keep else TAKE_THEIRS

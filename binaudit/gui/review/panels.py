@@ -129,6 +129,7 @@ class SkuTable(QTableWidget):
         read_only_table(self, self.HEADERS)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setWordWrap(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)  # a long name ends in an ellipsis; its tooltip is whole
         self.setAlternatingRowColors(True)
         header = self.horizontalHeader()
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)

@@ -31,6 +31,7 @@ from binaudit.gui.review.bin_view import BinView
 from binaudit.gui.review.labeling import LabelController
 from binaudit.gui.shell import dialogs
 from binaudit.gui.shell.actions import build_actions, build_menus, build_toolbar
+from binaudit.gui.shell.dock_layout import DockLayout
 from binaudit.gui.shell.welcome import welcome_page
 from binaudit.gui.shell.workbench import Workbench
 from binaudit.gui.shell.workspace_tools import WorkspaceTools
@@ -67,11 +68,13 @@ class MainWindow(QMainWindow):
         self.training = TrainingMenu(self)   # part 2: Training menu, runs dock, models, compare, activation
         self.exports = ExportMenu(self)      # part 2: Export menu
         self.importer = Importer(self.prompts, self)
+        self.docks = DockLayout(self)
         self._compose_parts()
         self.tools = WorkspaceTools(self)  # Import Model, Recent Workspaces, the folder link, the no-model panel
         self.actions_.blind.setChecked(settings.get_bool(settings.BLIND))
         self.actions_.grid.setChecked(settings.get(settings.VIEW_MODE, "table") == "grid")
-        settings.restore_window(self)
+        if settings.restore_window(self):
+            self.docks.restored()
         self.device_probe: DeviceProbe | None = None
         if detect_device:
             self.device_probe = DeviceProbe(str(settings.get(settings.DEVICE, "auto")), self)
@@ -142,11 +145,8 @@ class MainWindow(QMainWindow):
     def _compose_parts(self) -> None:
         """Place the parts' docks and status, connect their menu commands and listen to their signals."""
         a, bar = self.actions_, self.statusBar()
-        for dock, area, menu, before in (
-                (self.charts_dock, Qt.DockWidgetArea.BottomDockWidgetArea, "view", a.reload),
-                (self.training.dock, Qt.DockWidgetArea.RightDockWidgetArea, "training", a.models)):
-            self.addDockWidget(area, dock)
-            dock.hide()
+        for dock, menu, before in ((self.charts_dock, "view", a.reload), (self.training.dock, "training", a.models)):
+            self.docks.add(dock)  # beside the photo, closed until asked for
             self.menus[menu].insertAction(before, dock.toggleViewAction())
         bar.addPermanentWidget(self.training.job_status)
         self.charts_dock.subsetRequested.connect(self._show_subset)

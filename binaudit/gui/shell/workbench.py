@@ -27,6 +27,11 @@ from binaudit.gui.review.decisions import Decisions, LabelPrompts
 from binaudit.gui.review.labeling import Conflict, LabelController
 
 PREFETCH_PHOTOS = 3
+HANDLE_W = 7  # the browser/bin view splitter handle: wide enough to grab, drawn so it can be seen
+HANDLE_STYLE = ("QSplitter#mainSplitter::handle { background: palette(midlight); border-left: 1px solid palette(mid);"
+                " border-right: 1px solid palette(mid); margin: 40px 2px; }"
+                "QSplitter#mainSplitter::handle:hover { background: palette(highlight); }")
+PHOTO_SHARE = 0.6  # of the width, for the bin view, until the user moves the handle
 
 
 class WorkbenchPrompts(LabelPrompts, BulkPrompts, Protocol):
@@ -59,18 +64,20 @@ class Workbench(QWidget):
         self._wire()
 
     def _splitter(self, width: int) -> QSplitter:
-        """The browser beside the bin view, split as the user left it last time (else about half and half)."""
+        """The browser beside the bin view, split as the user left it last time (else 40:60, the photo wider)."""
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setObjectName("mainSplitter")
+        splitter.setHandleWidth(HANDLE_W)
+        splitter.setStyleSheet(HANDLE_STYLE)
         splitter.addWidget(self.browser)
         splitter.addWidget(self.bin_view)
-        splitter.setStretchFactor(0, 5)
-        splitter.setStretchFactor(1, 6)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
         splitter.setChildrenCollapsible(False)
         state = settings.get(settings.SPLITTER)
         if not (isinstance(state, QByteArray) and splitter.restoreState(state)):
             width = max(width, 1000)
-            splitter.setSizes([int(width * 0.46), int(width * 0.54)])
+            splitter.setSizes([int(width * (1 - PHOTO_SHARE)), int(width * PHOTO_SHARE)])
         return splitter
 
     def _wire(self) -> None:

@@ -117,9 +117,8 @@ class TrainingMenu(QObject):
         self.processes.append(proc)
         self.runs.add_monitor(proc)
         proc.start()
-        self.dock.show()
-        self.open_run(proc)
-        self.message.emit(f"Started: {request.title}", 6000)
+        self.open_run(proc)  # the Runs dock stays as the user left it: the status bar says a run started
+        self.message.emit(f"Started: {request.title} (Training > Runs lists it, Ctrl+Shift+R)", 8000)
         return proc
 
     def open_run(self, run: RunMonitor | dict) -> TrainingView:

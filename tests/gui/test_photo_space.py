@@ -1,0 +1,97 @@
+"""The photo keeps the space: docks beside it and closed until asked for, remembered across restarts; label
+dialogs beside the photo, not over it; a splitter handle wide enough to grab; SKU names with their full name."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtWidgets import QMessageBox
+
+from binaudit.core.store import Store
+from binaudit.core.workspace import Workspace
+from binaudit.gui.shell.main_window import MainWindow
+from binaudit.gui.training.process import TrainingRequest
+from tests.gui.support import answer_modal, wait_for
+
+
+def _global_rect(widget) -> QRect:
+    return QRect(widget.mapToGlobal(QPoint(0, 0)), widget.size())
+
+
+def test_the_charts_dock_opens_beside_the_photo_and_leaves_it_its_height(qtbot, window) -> None:
+    window.resize(1280, 800)
+    window.charts_dock.show()
+    qtbot.waitUntil(lambda: window.charts_dock.isVisible())
+    central, photo = window.centralWidget(), window.bin_view.photo
+    qtbot.waitUntil(lambda: central.width() + window.charts_dock.width() <= window.width())  # laid out
+    assert window.dockWidgetArea(window.charts_dock) == Qt.DockWidgetArea.RightDockWidgetArea
+    # the dock beside the photo takes width, not the photo's height (docked below, it left the photo 89 px)
+    assert photo.height() >= 0.4 * central.height(), (photo.height(), central.height())
+    assert photo.width() >= 0.45 * central.width(), (photo.width(), central.width())
+    assert central.height() >= 0.8 * (window.height() - window.menuBar().height() - window.statusBar().height()
+                                      - window.toolbar.height())
+    assert window.charts_dock.width() <= 0.3 * window.width() + 40
+
+
+def test_starting_a_run_does_not_open_the_runs_dock(qtbot, window) -> None:
+    texts: list[str] = []
+    answer_modal(lambda box: (texts.append(box.text()), box.accept()), timeout=30, kind=QMessageBox)
+    proc = window.training.start(TrainingRequest("resnet", str(window.session.workspace.db_path),
+                                                 ["--recipe", "tiny", "--stages", "bad"], "Retrain ResNet (tiny)"))
+    assert "Started: Retrain ResNet" in window.statusBar().currentMessage()
+    wait_for(qtbot, lambda: not proc.active and bool(texts), 30_000)
+    assert not window.training.dock.isVisible()
+    assert window.training.runs.row_of(proc) is not None  # the dock lists it for when the user opens it
+    window.training.views[id(proc)].close()
+
+
+def test_dock_state_is_restored_when_the_window_reopens(qtbot, window, scored_store: Store) -> None:
+    window.charts_dock.show()
+    qtbot.waitUntil(lambda: window.charts_dock.isVisible())
+    window.resizeDocks([window.charts_dock], [333], Qt.Orientation.Horizontal)
+    qtbot.wait(50)
+    width = window.charts_dock.width()
+    window.close()
+    again = MainWindow(Workspace(scored_store.path.parent), detect_device=False, poll_ms=0)
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.waitUntil(lambda: again.session is not None and again.session.loaded)
+    try:
+        assert again.charts_dock.isVisible() and not again.training.dock.isVisible()
+        assert again.dockWidgetArea(again.charts_dock) == Qt.DockWidgetArea.RightDockWidgetArea
+        assert abs(again.charts_dock.width() - width) <= 4, (again.charts_dock.width(), width)
+    finally:
+        again.close()
+
+
+def test_the_reason_dialog_opens_beside_the_photo(qtbot, window) -> None:
+    window.move(0, 0)
+    window.resize(1280, 800)
+    qtbot.wait(50)
+    seen: list[tuple[QRect, QRect]] = []
+
+    def look(dialog) -> None:
+        seen.append((dialog.frameGeometry(), _global_rect(window.bin_view.photo)))
+        dialog.reject()
+
+    answer_modal(look)
+    window.actions_.uncountable.trigger()
+    assert seen, "the reason dialog did not open"
+    dialog_rect, photo_rect = seen[0]
+    assert not dialog_rect.intersects(photo_rect), (dialog_rect, photo_rect)
+    assert window.screen().availableGeometry().contains(dialog_rect)
+
+
+def test_the_splitter_handle_is_wide_enough_to_grab(window) -> None:
+    splitter = window.workbench.splitter
+    assert splitter.handleWidth() >= 6
+    assert splitter.handle(1).width() >= 6
+
+
+def test_sku_names_elide_with_the_full_name_in_a_tooltip(qtbot, window) -> None:
+    table = window.bin_view.skus
+    long_name = "A very long product name that cannot fit in the narrow SKU table column at all"
+    table.show_items([{"asin": "B000TEST01", "name": long_name, "quantity": 2, "length": 1.0, "width": 2.0,
+                       "height": 3.0, "length_unit": "inches", "weight": 1.5, "weight_unit": "pounds"}])
+    cell = table.item(0, 1)
+    assert cell.text() == long_name and cell.toolTip() == long_name
+    assert table.textElideMode() == Qt.TextElideMode.ElideRight
