@@ -65,9 +65,6 @@ def trained_store(tmp_path: Path, trained_workspace: Path):
 @pytest.fixture
 def part2_window(qtbot, trained_store: Store, monkeypatch: pytest.MonkeyPatch):
     """The real main window on the trained copy."""
-    from tests.gui.support import open_window
+    from tests.gui.support import window_for_test
 
-    w = open_window(qtbot, trained_store, monkeypatch)
-    yield w
-    w.training.shutdown(ask=False)
-    w.close()
+    yield from window_for_test(qtbot, trained_store, monkeypatch)

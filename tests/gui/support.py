@@ -8,7 +8,7 @@ in tests/gui/conftest.py.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -69,6 +69,14 @@ def wait_idle(qtbot: Any, window: Any, timeout: int = 5000) -> None:
 
 def wait_for(qtbot: Any, condition: Callable[[], bool], timeout: int = 60_000) -> None:
     qtbot.waitUntil(condition, timeout=timeout)
+
+
+def window_for_test(qtbot: Any, store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
+    """A fixture body: the open window, then its training processes stopped and the window closed."""
+    w = open_window(qtbot, store, monkeypatch)
+    yield w
+    w.training.shutdown(ask=False)
+    w.close()
 
 
 def open_window(qtbot: Any, store: Store, monkeypatch: pytest.MonkeyPatch, processes: bool = False) -> MainWindow:

@@ -28,7 +28,7 @@ from binaudit.gui.shell.main_window import MainWindow
 from binaudit.gui.shell.recent import recent_workspaces
 from binaudit.gui.training.model_import import ModelImportJob
 from binaudit.gui.training.setup_dialog import TrainingSetupDialog
-from tests.gui.support import answer_modal, key, open_window, wait_for
+from tests.gui.support import answer_modal, key, wait_for, window_for_test
 from training.run_state import FINISHED
 
 pytestmark = pytest.mark.timeout(300)
@@ -37,10 +37,7 @@ pytestmark = pytest.mark.timeout(300)
 @pytest.fixture
 def bare_window(qtbot, synth_store: Store, monkeypatch: pytest.MonkeyPatch):
     """The real window on a workspace with photos and labels but no model at all."""
-    w = open_window(qtbot, synth_store, monkeypatch)
-    yield w
-    w.training.shutdown(ask=False)
-    w.close()
+    yield from window_for_test(qtbot, synth_store, monkeypatch)
 
 
 def panel_of(w: MainWindow):
