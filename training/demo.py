@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from binaudit.core.abid import IMAGE_USABLE_STATUSES
+from binaudit.core.progress import is_terminal
 from binaudit.core.store import Store
 from binaudit.core.workspace import Workspace
 
@@ -40,6 +41,7 @@ class TqdmStream(Stream):
         self.bar_key: str | None = None
         self.final: dict[str, Any] | None = None
         self.epochs = 0
+        self.bars = is_terminal(sys.stderr)  # a log or pipe gets the per-epoch lines only, not redrawn bars
 
     def _bar(self, key: str, desc: str, total: int):
         from tqdm import tqdm
@@ -52,6 +54,8 @@ class TqdmStream(Stream):
     def emit(self, event: str, **fields: Any) -> None:
         if event == "started":
             self.epochs = int(fields.get("epochs") or 0)
+        elif event in ("progress", "batch") and not self.bars:
+            return
         elif event == "progress":
             bar = self._bar(f"p:{fields['stage']}", f"{self.label}: {fields['stage']}", fields["total"])
             bar.n = fields["done"]

@@ -33,7 +33,7 @@ PLAIN_STEPS = 4  # a non-terminal gets a line at each quarter (and the last one)
 PLAIN_MIN_SECONDS = 30.0  # ... and one at least this often while a step takes long
 
 
-def _is_terminal(stream: TextIO) -> bool:
+def is_terminal(stream: TextIO) -> bool:
     try:
         return bool(stream.isatty())
     except (AttributeError, ValueError):  # a closed or odd stream
@@ -49,7 +49,7 @@ def progress_bar(description: str, unit: str = "it",
     carriage returns: there it writes a few plain lines instead (see plain_progress).
     """
     stream = stream if stream is not None else sys.stderr
-    if not _is_terminal(stream):
+    if not is_terminal(stream):
         with plain_progress(description, unit, stream) as plain_update:
             yield plain_update
         return

@@ -48,3 +48,16 @@ def test_cli_train_score_and_queue(synth_store: Store, monkeypatch, capsys) -> N
     assert keys == sorted(keys, reverse=True)
     assert main(["queue", "--db", db, "--top", "3", "--by", "label-issue"]) == 0
     assert capsys.readouterr().out.startswith("label-issue queue")
+
+
+def test_demo_progress_on_a_non_terminal_is_epoch_lines_only(capsys) -> None:
+    from training.demo import TqdmStream
+
+    stream = TqdmStream("demo ResNet18")
+    stream.emit("started", epochs=2)
+    for batch in range(1, 4):
+        stream.emit("batch", epoch=1, batch=batch, batches=3, loss=1.5)
+    stream.emit("epoch", epoch=1, train_acc=0.3, val_acc=0.25, val_rmse=1.4, seconds=2.0)
+    err = capsys.readouterr().err
+    assert "\r" not in err and "it/s" not in err
+    assert err.splitlines() == ["binaudit demo: demo ResNet18 epoch 1/2: train acc 0.30, val acc 0.25, val RMSE 1.40 (2 s)"]
