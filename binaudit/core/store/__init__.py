@@ -10,8 +10,10 @@ are a cache of each image's latest event, written in the same transaction as the
     label_events.py  labels and their history (LabelEvents)
     models.py        models, predictions, out-of-fold probabilities, runs (ModelsAndRuns)
     browse_columns.py  the browser's columns of every image, read for numpy in one snapshot (BrowseColumns)
+    audit.py         random-sample audits, reviews in order, queue updates of the audit loop (AuditTables)
 """
 
+from binaudit.core.store.audit import AuditTables, Review, SampleBin
 from binaudit.core.store.browse_columns import BrowseColumns
 from binaudit.core.store.database import (
     BUSY_TIMEOUT_S,
@@ -26,9 +28,10 @@ from binaudit.core.store.label_events import NO_CHECK, LabelEvents
 from binaudit.core.store.models import ModelsAndRuns, PredictionRow
 
 
-class Store(ImageTables, LabelEvents, BrowseColumns, ModelsAndRuns):
+class Store(ImageTables, LabelEvents, BrowseColumns, ModelsAndRuns, AuditTables):
     """A workspace database. Thread-safe: one connection guarded by a lock."""
 
 
 __all__ = ["BUSY_TIMEOUT_S", "NO_CHECK", "SQLITE_VERSION", "ImportedImage", "ImportedItem", "PredictionRow",
-           "ReadOnlyStoreError", "Store", "StoreBase", "StoreError", "search_text", "utc_now", "write_import_stage"]
+           "ReadOnlyStoreError", "Review", "SampleBin", "Store", "StoreBase", "StoreError", "search_text", "utc_now",
+           "write_import_stage"]

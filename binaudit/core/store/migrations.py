@@ -189,5 +189,47 @@ def _v4_prediction_source(db: sqlite_utils.Database) -> None:
     db.conn.execute("ALTER TABLE predictions ADD COLUMN source TEXT NOT NULL DEFAULT 'model'")
 
 
+SCHEMA_V5 = """
+CREATE TABLE audit_samples (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    stratified INTEGER NOT NULL,
+    seed INTEGER,
+    population INTEGER NOT NULL,
+    last_event_id INTEGER NOT NULL,
+    note TEXT
+);
+CREATE TABLE audit_sample_bins (
+    sample_id INTEGER NOT NULL REFERENCES audit_samples(id),
+    image_id TEXT NOT NULL,
+    draw_order INTEGER NOT NULL,
+    stratum INTEGER NOT NULL,
+    stratum_size INTEGER NOT NULL,
+    stratum_drawn INTEGER NOT NULL,
+    PRIMARY KEY (sample_id, image_id)
+) WITHOUT ROWID;
+CREATE INDEX audit_sample_bins_image ON audit_sample_bins(image_id);
+CREATE TABLE queue_updates (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    user TEXT NOT NULL,
+    reviewed INTEGER NOT NULL,
+    positives INTEGER NOT NULL,
+    last_event_id INTEGER NOT NULL,
+    recalibration TEXT NOT NULL,
+    note TEXT
+);
+"""
+
+
+def _v5_audit_loop(db: sqlite_utils.Database) -> None:
+    """The audit loop's tables: random-sample audits and their bins (the sampled bins marked, each with its
+    stratum's size and draws, so the estimate stays unbiased), and one row per queue update (the latest applied)."""
+    for statement in _split_sql(SCHEMA_V5):
+        db.conn.execute(statement)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_initial_schema, _v2_search_text_per_image, _v3_bins,
-                                                             _v4_prediction_source]
+                                                             _v4_prediction_source, _v5_audit_loop]
