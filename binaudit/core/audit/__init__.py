@@ -1,0 +1,43 @@
+"""The audit loop's statistics (pure numpy): how wrong the inventory is, how good the queue is, when to stop,
+and the recalibration that folds verified reviews back into the queue's order. No store, no Qt, no torch."""
+
+from binaudit.core.audit.curves import (
+    MIN_REVIEWED,
+    Verdict,
+    best_curve,
+    found_curve,
+    lift,
+    queue_verdict,
+    random_expectation,
+)
+from binaudit.core.audit.estimates import (
+    Interval,
+    count_interval,
+    record_accuracy,
+    stratified_variance_rate,
+    variance_rate,
+    variances_remaining_from_model,
+    variances_remaining_from_sample,
+    variances_total,
+    z_value,
+)
+from binaudit.core.audit.recalibration import (
+    FEATURES,
+    MIN_REVIEWS,
+    MODEL_FEATURES,
+    Recalibration,
+    apply_recalibration,
+    features,
+    fit_recalibration,
+    logit,
+    sigmoid,
+)
+from binaudit.core.audit.stopping import expected_in_next
+
+__all__ = [
+    "FEATURES", "MIN_REVIEWED", "MIN_REVIEWS", "MODEL_FEATURES", "Interval", "Recalibration", "Verdict",
+    "apply_recalibration", "best_curve", "count_interval", "expected_in_next", "features", "fit_recalibration",
+    "found_curve", "lift", "logit", "queue_verdict", "random_expectation", "record_accuracy", "sigmoid",
+    "stratified_variance_rate", "variance_rate", "variances_remaining_from_model", "variances_remaining_from_sample",
+    "variances_total", "z_value",
+]
