@@ -6,6 +6,8 @@ the 95% interval covers the truth at 92-98%; an interval that is too narrow or t
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -21,22 +23,40 @@ from binaudit.core.audit import (
 POPULATIONS = 2000
 
 
-def _simple_coverage(level: float, seed: int = 14) -> float:
+def _mixed(rng: np.random.Generator) -> tuple[int, float, int]:
+    """(population, true rate, sample size) over the whole range an inventory can have."""
+    size = int(rng.integers(200, 20001))
+    return size, float(np.exp(rng.uniform(np.log(0.005), np.log(0.4)))), int(rng.integers(30, min(size, 1000) + 1))
+
+
+def _rare(rng: np.random.Generator) -> tuple[int, float, int]:
+    """Rare variances (0.3-3%) in big inventories: where a normal (Wald) interval collapses to a point."""
+    return int(rng.integers(2000, 50001)), float(np.exp(rng.uniform(np.log(0.003), np.log(0.03)))), \
+        int(rng.integers(100, 801))
+
+
+def _most_of_it(rng: np.random.Generator) -> tuple[int, float, int]:
+    """Small inventories sampled at 40-90%: where an interval without the finite-population correction is too wide."""
+    size = int(rng.integers(100, 2001))
+    return size, float(np.exp(rng.uniform(np.log(0.02), np.log(0.4)))), int(size * rng.uniform(0.4, 0.9))
+
+
+def _simple_coverage(level: float, seed: int = 14, draw: Callable = _mixed) -> float:
     """Share of simulated populations whose true variance rate the simple-sample interval covers."""
     rng = np.random.default_rng(seed)
     covered = 0
     for _ in range(POPULATIONS):
-        size = int(rng.integers(200, 20001))
-        wrong = int(rng.binomial(size, np.exp(rng.uniform(np.log(0.005), np.log(0.4)))))
-        sampled = int(rng.integers(30, min(size, 1000) + 1))
+        size, rate, sampled = draw(rng)
+        wrong = int(rng.binomial(size, rate))
         found = int(rng.hypergeometric(wrong, size - wrong, sampled))
         ci = variance_rate(found, sampled, size, level)
         covered += ci.low <= wrong / size <= ci.high
     return covered / POPULATIONS
 
 
-def test_simple_interval_covers_the_truth_at_its_level() -> None:
-    assert 0.92 <= _simple_coverage(0.95) <= 0.98
+@pytest.mark.parametrize("draw", [_mixed, _rare, _most_of_it])
+def test_simple_interval_covers_the_truth_at_its_level(draw: Callable) -> None:
+    assert 0.92 <= _simple_coverage(0.95, draw=draw) <= 0.98
 
 
 def test_simple_interval_tracks_a_lower_level() -> None:
