@@ -90,6 +90,7 @@ class BrowseIndex(ScoreColumns):
         for kind, columns in snapshot.predictions.items():
             index._add_predictions(kind, columns)
         index.fit_pool()  # the variance pool's weights, from the validation rows (milliseconds)
+        index.apply_queue_update(store.latest_queue_update())  # the audit loop's recalibration in force
         return index
 
     def _add_labelled(self, rows: Sequence[tuple[str, str | None, str | None, str | None]]) -> None:

@@ -4,18 +4,42 @@ A mixin of BrowseIndex: per model, whether it disagrees with the record and its 
 variance pool's weights (fitted on the validation split at load) and P(variance); the metadata rule
 and the audit queue's sort key; the label-issue score; and the Mismatch cell with its tooltip.
 `rows` is anything that indexes the columns (all rows by default).
+
+The latest queue update (the audit loop, core.audit.loop) recalibrates P(variance) on the auditors' verified
+reviews: `apply_queue_update` puts it in force, and the audit queue, its Mismatch cells and `binaudit queue`
+all read the recalibrated value (`base_variance_probability` is the models' pool before it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from binaudit.core import abid, queues, variance
+from binaudit.core.audit.recalibration import Recalibration, features, sigmoid
 from binaudit.core.browse.columns import IMAGE_STATUSES, SPLITS, ModelColumns
 from binaudit.core.kinds import MODEL_KINDS
+
+
+@dataclass(frozen=True)
+class AppliedUpdate:
+    """The queue update whose recalibration of P(variance) is in force (a row of the store's queue_updates)."""
+
+    id: int
+    at: str
+    user: str
+    recalibration: Recalibration
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> AppliedUpdate:
+        return cls(int(row["id"]), str(row["at"]), str(row["user"]), Recalibration.from_json(row["recalibration"]))
+
+    def describe(self) -> str:
+        """One line naming the update: its number, who ran it and when, what it was fitted on."""
+        return f"queue update #{self.id} ({self.user}, {self.at[:16].replace('T', ' ')}; {self.recalibration.note})"
 
 
 class ScoreColumns:
@@ -28,6 +52,8 @@ class ScoreColumns:
     models: dict[str, ModelColumns]
     pool: variance.PoolFit
     _score_cache: dict[str, np.ndarray]
+    _sort_cache: dict[tuple[str, bool], np.ndarray]
+    queue_update: AppliedUpdate | None = None  # the recalibration in force (None: the models' own P(variance))
 
     def _whole(self, name: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
         """A score column of every row, computed once: the model and record columns do not change after loading
@@ -82,14 +108,75 @@ class ScoreColumns:
             out[kind] = variance.at_recorded(p, np.atleast_1d(self.recorded[rows]))
         return out
 
+    def _pooled(self) -> None:
+        """Pool the active models once: the pooled p(recorded) and class probabilities of every row."""
+        p_variance, probs = variance.combine(self._pool_probs(), self.recorded, self.pool)
+        self._score_cache["pooled_recorded"] = 1.0 - p_variance
+        self._score_cache["pooled_probs"] = probs
+
     def pooled_p_recorded(self, rows: Any = slice(None)) -> np.ndarray:
         """The pooled probability of the recorded count (float64; NaN = not scored or no count)."""
-        return self._whole("pooled_recorded", lambda: 1.0 - variance.combine(
-            self._pool_probs(), self.recorded, self.pool)[0])[rows]
+        if "pooled_recorded" not in self._score_cache:
+            self._pooled()
+        return self._score_cache["pooled_recorded"][rows]
+
+    def base_variance_probability(self, rows: Any = slice(None)) -> np.ndarray:
+        """P(variance) from the models alone, 1 - the pooled p(recorded) (float64, NaN = unscored): the prior
+        the queue updates recalibrate."""
+        return 1.0 - self.pooled_p_recorded(rows)
+
+    def recalibration_features(self) -> dict[str, np.ndarray]:
+        """The recalibration's per-row features (core.audit.recalibration.features) of every row. Cached."""
+        if "pooled_probs" not in self._score_cache:
+            self._pooled()
+        names = ["recal:" + n for n in ("pooled_surprisal", "recorded", "rule")]
+        if not all(n in self._score_cache for n in names):
+            x = features(self.recorded, self._score_cache["pooled_probs"], self._pool_probs(), self.metadata_rule())
+            self._score_cache.update({"recal:" + name: column for name, column in x.items()})
+        return {k[len("recal:"):]: v for k, v in self._score_cache.items() if k.startswith("recal:")}
+
+    def base_variance_logit(self, rows: Any = slice(None)) -> np.ndarray:
+        """logit of the models' P(variance), log(1 - p) - log p of the pooled p(recorded), unclipped (so
+        records the pool finds near-impossible keep their order): the offset the queue updates fit around."""
+        p = self.pooled_p_recorded(rows)
+        with np.errstate(divide="ignore"):
+            return np.log1p(-p) - np.log(p)
+
+    def _variance_logit(self, update: AppliedUpdate | None = None) -> np.ndarray:
+        """logit P(variance) under a queue update (default: the one in force): logit P + intercept + sum
+        coefficient x feature."""
+        update = update or self.queue_update
+        z = self.base_variance_logit()
+        if update is None:
+            return z
+        recalibration, x = update.recalibration, self.recalibration_features()
+        z = z + recalibration.intercept
+        for name, coefficient in recalibration.coefficients.items():
+            if name in x:
+                z = z + coefficient * np.nan_to_num(x[name])
+        return z
+
+    def _recalibrated(self) -> np.ndarray:
+        """P(variance) under the queue update in force (float64), the models' own without one."""
+        if self.queue_update is None:
+            return self.base_variance_probability()
+        return sigmoid(self._whole("variance_logit", self._variance_logit))
+
+    def apply_queue_update(self, row: Mapping[str, Any] | None) -> None:
+        """Put a queue update (a queue_updates row; None: none) in force; the audit queue's scores follow."""
+        self.queue_update = None if row is None else AppliedUpdate.from_row(row)
+        for name in ("variance", "variance64", "variance_logit", "audit_key"):
+            self._score_cache.pop(name, None)
+        for key in [k for k in self._sort_cache if k[0] == queues.AUDIT_QUEUE.sort_key]:
+            del self._sort_cache[key]
 
     def variance_probability(self, rows: Any = slice(None)) -> np.ndarray:
-        """The models' part of the audit queue's order: P(variance) = 1 - the pooled p(recorded) (NaN = unscored)."""
-        return self._whole("variance", lambda: (1.0 - self.pooled_p_recorded()).astype(np.float32))[rows]
+        """The models' part of the audit queue's order: P(variance), the probability that the record is wrong
+        (1 - the pooled p(recorded), recalibrated by the queue update in force; NaN = unscored)."""
+        return self._whole("variance", lambda: self._variance64().astype(np.float32))[rows]
+
+    def _variance64(self) -> np.ndarray:
+        return self._whole("variance64", self._recalibrated)
 
     def metadata_rule(self, rows: Any = slice(None)) -> np.ndarray:
         """The rule's part of the audit queue's order: records that contradict themselves."""
@@ -98,8 +185,18 @@ class ScoreColumns:
     def mismatch_score(self) -> np.ndarray:
         """The audit queue's sort key (NaN = not in the queue): metadata-rule rows first, then P(variance), as the
         surprisal -log p(recorded) (the same order, without float32 rounding P(variance) near 1 into ties)."""
-        return self._whole("audit_key", lambda: queues.audit_key(variance.surprisal(self.pooled_p_recorded()),
-                                                                 self.metadata_rule()))
+        return self._whole("audit_key", lambda: queues.audit_key(self._audit_surprisal(), self.metadata_rule()))
+
+    def audit_key_under(self, row: Mapping[str, Any]) -> np.ndarray:
+        """The audit queue's sort key of every row as it would be under this queue update (nothing changes)."""
+        surprisal = np.logaddexp(0.0, self._variance_logit(AppliedUpdate.from_row(row)))
+        return queues.audit_key(surprisal, self.metadata_rule())
+
+    def _audit_surprisal(self) -> np.ndarray:
+        """-log(1 - P(variance)): the models' -log p(recorded), or its recalibrated value under a queue update."""
+        if self.queue_update is None:
+            return variance.surprisal(self.pooled_p_recorded())
+        return np.logaddexp(0.0, self._whole("variance_logit", self._variance_logit))
 
     def queue_score(self, key: str, rows: Any = slice(None)) -> np.ndarray:
         """The score a queue's column shows at these rows: P(variance) ("mismatch", the rule is marked beside
@@ -125,8 +222,18 @@ class ScoreColumns:
         p_recorded = self.model_p_recorded([pos])
         parts = [queues.ModelPart(f"{self.models[k].name} ({k})", float(v[0]), self.pool.weights.get(k, 0.0))
                  for k, v in p_recorded.items()]
-        return queues.explain_mismatch(parts, float(self.pooled_p_recorded()[pos]), int(self.recorded[pos]),
+        text = queues.explain_mismatch(parts, float(self.pooled_p_recorded()[pos]), int(self.recorded[pos]),
                                        self.pool, self.rule_reason(pos))
+        return text + self._update_line(pos)
+
+    def _update_line(self, pos: int) -> str:
+        """The tooltip's last line when a queue update is in force: it names the update and what it did here."""
+        update = self.queue_update
+        before, after = float(self.base_variance_probability(pos)), float(self._variance64()[pos])
+        if update is None or np.isnan(before):
+            return ""
+        return (f"\nRecalibrated by {update.describe()}: P(variance) {100 * before:.1f}% from the models, "
+                f"{100 * after:.1f}% after the auditors' reviews (shown, and the queue's order).")
 
     def issue_score(self, rows: Any = slice(None)) -> np.ndarray:
         """The label-issue queue's score: the highest label-issue score of the active models (NaN = none)."""
