@@ -44,12 +44,13 @@ class QueueUpdate:
         return f"Queue update #{self.id}: {self.recalibration.note}; {moved}."
 
 
-def update_queue(store: Any, *, user: str, index: BrowseIndex | None = None) -> QueueUpdate:
+def update_queue(store: Any, *, user: str, index: BrowseIndex | None = None, top: int = TOP) -> QueueUpdate:
     """Recalibrate P(variance) on every standing verified review (a correction a positive, a confirmation a
     negative), fitted around the models' own P(variance), and record it as the queue update in force.
 
     `index` (optional) is read, never changed: pass the app's to skip loading; apply the result to it with
-    `index.apply_queue_update(update.row)` (BrowseIndex.load applies the latest one by itself).
+    `index.apply_queue_update(update.row)` (BrowseIndex.load applies the latest one by itself). `top`: how
+    far down the unreviewed queue the summary compares the order before and after.
     """
     last_event = store.last_event_id()  # before reading reviews: the update saw at least these events
     index = BrowseIndex.load(store) if index is None else index
@@ -61,12 +62,12 @@ def update_queue(store: Any, *, user: str, index: BrowseIndex | None = None) -> 
     is_variance = np.array([r.variance for r in reviews], bool)[known]
     x = {name: column[pos] for name, column in index.recalibration_features().items()}
     recalibration = fit_recalibration(x, is_variance, index.base_variance_logit(pos))
-    before = _top_unreviewed(index, index.mismatch_score())
+    before = _top_unreviewed(index, index.mismatch_score(), top)
     update_id = store.record_queue_update(user=user, reviewed=recalibration.reviewed,
                                           positives=recalibration.positives, recalibration=recalibration.to_json(),
                                           note=recalibration.note, last_event_id=last_event)
     row = store.latest_queue_update()
-    after = _top_unreviewed(index, index.audit_key_under(row))
+    after = _top_unreviewed(index, index.audit_key_under(row), top)
     return QueueUpdate(update_id, recalibration, recalibration.reviewed, recalibration.positives, last_event,
                        int(after.size), int(np.setdiff1d(after, before).size), row)
 
