@@ -83,6 +83,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--resnet-cross-fit", type=int, default=0,
                     help="K fold models score the ResNet's training photos out-of-fold (0 = in-sample; 2 about "
                          "doubles the ResNet's time)")
+    ap.add_argument("--resnet-args", default="",
+                    help="more `python -m training resnet` arguments, quoted (e.g. \"--loss neighbour --letterbox\")")
     ap.add_argument("--input-size", type=int, default=48, help="ResNet input size in pixels (default: the demo's 48)")
     ap.add_argument("--batch-size", type=int, default=32, help="ResNet training batch")
     ap.add_argument("--svm-folds", type=int, default=None,
@@ -564,7 +566,8 @@ def train_models(args: argparse.Namespace, db: Path, out: Path) -> dict[str, Tra
                       "--epochs", str(args.resnet_epochs), "--input-size", str(args.input_size),
                       "--batch-size", str(args.batch_size), "--max-count", str(MAX_COUNT),
                       "--seed", str(args.seed), "--threads", str(args.threads), "--workers", "0",
-                      "--device", args.device, "--cross-fit", str(args.resnet_cross_fit)]
+                      "--device", args.device, "--cross-fit", str(args.resnet_cross_fit),
+                      *shlex.split(args.resnet_args)]
         results["resnet"] = train(resnet_cmd, out, "resnet")
     return results
 

@@ -13,7 +13,10 @@ from .recipes import Recipe
 
 
 def layer_groups(model: nn.Module) -> list[list[nn.Parameter]]:
-    """Three ResNet layer groups: stem + layer1-2, layer3-4, and the fully connected head."""
+    """Three layer groups: stem + layer1-2, layer3-4, and the fully connected head (a network with its own
+    layer_groups(), as EfficientNet-Lite0, names its own three)."""
+    if hasattr(model, "layer_groups"):
+        return model.layer_groups()
     first = [model.conv1, model.bn1, model.layer1, model.layer2]
     middle = [model.layer3, model.layer4]
     return [[p for m in first for p in m.parameters()], [p for m in middle for p in m.parameters()],

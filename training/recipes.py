@@ -48,7 +48,7 @@ class Recipe:
     name: str = "custom"
     description: str = ""
     published: str = ""  # the published figure this recipe reproduces, for the report
-    arch: str = "resnet18"  # resnet18 | resnet34 | resnet50
+    arch: str = "resnet18"  # resnet18 | resnet34 | resnet50 | efficientnet_lite0 (optional extra)
     weights: str = "none"  # none (from scratch) | imagenet | path to a local ImageNet state dict
     optimizer: str = "sgd"  # sgd | adam | adamw
     lr: float = 0.1
@@ -101,7 +101,7 @@ class Recipe:
     def validate(self) -> Recipe:
         self.stage_list()
         self.group_factors()
-        checks = {"arch": ("resnet18", "resnet34", "resnet50"), "optimizer": ("sgd", "adam", "adamw"),
+        checks = {"arch": ("resnet18", "resnet34", "resnet50", "efficientnet_lite0"), "optimizer": ("sgd", "adam", "adamw"),
                   "schedule": ("step", "sgdr", "cosine", "constant"),
                   "monitor": ("val_acc", "val_loss", "val_rmse")}
         for name, allowed in checks.items():

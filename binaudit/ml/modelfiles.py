@@ -25,7 +25,7 @@ from binaudit.core.kinds import MODEL_KINDS
 from .count_models import CountModel, ResNetModel, SVMModel
 from .heads import HEADS, head_classes
 from .preprocess import letterbox_of, preprocessing_spec
-from .resnet import ARCHITECTURES, ResNetCounter, build_resnet
+from .resnet import ResNetCounter, build_resnet, known_architecture
 from .svm import FeatureSpec, TorchSVM
 
 FORMAT = "binaudit-model"
@@ -248,8 +248,8 @@ def _load_resnet(weights: Path, manifest: dict, device: Any) -> ResNetModel:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
     arch = manifest.get("architecture")
-    if arch not in ARCHITECTURES:
-        raise ModelFileError(f"unknown ResNet architecture {arch!r}")
+    if not isinstance(arch, str) or not known_architecture(arch):
+        raise ModelFileError(f"unknown network architecture {arch!r}")
     head = manifest.get("head", "softmax")  # manifests before heads existed: softmax
     if head not in HEADS:
         raise ModelFileError(f"unknown output head {head!r}; this binaudit knows {HEADS}")

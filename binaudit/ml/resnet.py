@@ -1,4 +1,5 @@
-"""torchvision ResNet18/34/50 count classifiers with an N-class head, and their inference wrapper."""
+"""torchvision ResNet18/34/50 count classifiers with an N-class head (or the optional EfficientNet-Lite0), and
+their inference wrapper."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from torch import nn
 from torchvision import models
 
 from . import device as devmod
+from . import efficientnet
 from .heads import build_head, check_head, head_classes, probabilities
 from .preprocess import eval_transform, tta_views
 
@@ -28,6 +30,11 @@ class PretrainedWeightsUnavailable(RuntimeError):
     """ImageNet weights were asked for but cannot be downloaded or read."""
 
 
+def known_architecture(arch: str) -> bool:
+    """A torchvision ResNet, or the optional EfficientNet-Lite0."""
+    return arch in ARCHITECTURES or arch == efficientnet.ARCH
+
+
 def _constructor(arch: str):
     try:
         return ARCHITECTURES[arch]
@@ -40,6 +47,9 @@ def build_resnet(arch: str, num_classes: int = 6, weights: str | os.PathLike | N
     """A ResNet with a num_classes head of the given type (binaudit.ml.heads); weights: None (scratch),
     "imagenet" (torchvision's weights API), or a local ImageNet state dict file."""
     check_head(head)
+    if arch == efficientnet.ARCH:
+        return efficientnet.build_efficientnet(build_head(efficientnet.FEATURES, int(num_classes), head), weights,
+                                               read_state_dict)
     ctor, imagenet = _constructor(arch)
     if weights is None:
         model = ctor(weights=None)
