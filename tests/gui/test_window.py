@@ -162,7 +162,9 @@ def test_audit_queue_walk_and_blind(qtbot, window: MainWindow, scored_store: Sto
     assert b.table.isColumnHidden(3) and not window.bin_view.model_panels["resnet"].isVisible()
     assert not window.bin_view.badge.isVisible()
     current = b.current_image_id
-    key(qtbot, window, Qt.Key.Key_Return)
+    key(qtbot, window, Qt.Key.Key_Return)  # no recorded count on screen to confirm: Enter records nothing
+    assert store.label_history(current) == [] and b.current_image_id == current
+    key(qtbot, window, "3")
     shown = store.label_history(current)[-1].predictions
     assert shown["blind"] is True and "predicted" not in shown["resnet"]
     # walking on after going back skips the images already reviewed

@@ -25,6 +25,9 @@ from binaudit.gui.browse.thumbnails import ImageLoader
 from binaudit.gui.common import workers
 from binaudit.gui.common.session import WorkspaceSession
 
+# sort keys that would tell counts in blind review: the recorded count, the label (an undecided bin's is the
+# recorded count) and the models' columns
+BLIND_UNSORTED = ("recorded", "label") + tuple(c.key for c in COLUMNS if c.predictive)
 COLUMN_WIDTHS = {"id": 96, "recorded": 70, "label": 130, "resnet": 58, "resnet_conf": 64, "svm": 50,
                  "svm_conf": 56, "mismatch": 70, "issue": 74, "status": 110, "split": 50, "reviewed_by": 90}
 
@@ -177,21 +180,27 @@ class BrowserPanel(QWidget):
     def _header_sort(self, column: int, order: Qt.SortOrder) -> None:
         if self.model.queue is not None and COLUMNS[column].key == self.model.queue.sort_key:
             return
+        if self.blind and COLUMNS[column].key in BLIND_UNSORTED:
+            self._show_sort()  # the indicator goes back to the order the list has
+            self.message.emit("Blind review: sorting by the recorded count or the label would show the counts.", 6000)
+            return
         self.model.sort(column, order)
         self.viewChanged.emit()
+
+    def _show_sort(self) -> None:
+        """The header's sort indicator on the column (and direction) the list is sorted by, without re-sorting."""
+        header = self.table.horizontalHeader()
+        key, descending = (self.model.queue.sort_key, True) if self.model.queue else (self.model.sort_key,
+                                                                                       self.model.descending)
+        header.blockSignals(True)
+        header.setSortIndicator([c.key for c in COLUMNS].index(key), Qt.SortOrder.DescendingOrder if descending
+                                else Qt.SortOrder.AscendingOrder)
+        header.blockSignals(False)
 
     def set_queue(self, queue: QueueSpec | None) -> None:
         """Walk a review queue (rows with a score, best first) or go back to the plain sorted view."""
         self.model.set_queue(queue)
-        header = self.table.horizontalHeader()
-        header.blockSignals(True)
-        if queue is not None:
-            header.setSortIndicator([c.key for c in COLUMNS].index(queue.sort_key), Qt.SortOrder.DescendingOrder)
-        else:
-            column = [c.key for c in COLUMNS].index(self.model.sort_key)
-            header.setSortIndicator(column, Qt.SortOrder.DescendingOrder if self.model.descending
-                                    else Qt.SortOrder.AscendingOrder)
-        header.blockSignals(False)
+        self._show_sort()
         self.queue_bar.setVisible(queue is not None)
         if queue is not None:
             self.select_row(self.next_unreviewed_row(-1))
@@ -222,8 +231,13 @@ class BrowserPanel(QWidget):
         self.filter_bar.reset()
 
     def set_blind(self, blind: bool) -> None:
+        """Blind review: no count on screen, and no filter or sort that would tell one (see common.blind)."""
         self.blind = blind
         self.model.blind = blind
+        self.filter_bar.set_blind(blind)
+        if blind and self.model.queue is None and self.model.sort_key in BLIND_UNSORTED:
+            self.model.sort(0)  # by id
+            self._show_sort()
         self.grid.set_blind(blind)
         for i, column in enumerate(COLUMNS):
             self.table.setColumnHidden(i, blind and column.predictive)

@@ -10,10 +10,21 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLineEdit, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QLineEdit,
+    QMenu,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+    QWidgetAction,
+)
 
 from binaudit.core import abid
 from binaudit.core.browse import SPLITS, BrowseFilter
+from binaudit.gui.common.flow_layout import FlowLayout
 
 MAX_LISTED_COUNT = 9
 
@@ -57,6 +68,7 @@ class FilterBar(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._hidden = BrowseFilter()
+        self.blind = False  # blind review: no filter on a count the auditor has not seen (set_blind)
         self.search = QLineEdit(placeholderText="Search names and ASINs, or type a bin id (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
         self.search.setMinimumWidth(140)
@@ -84,22 +96,42 @@ class FilterBar(QWidget):
         self.clear.clicked.connect(self.reset)
         self.clear.clicked.connect(self.cleared)
 
-        top = QHBoxLayout()
-        top.setSpacing(6)
-        top.addWidget(self.search, 1)
-        top.addWidget(self.mismatch)
-        top.addWidget(self.clear)
-        combos = QHBoxLayout()
-        combos.setSpacing(6)
-        for widget in (self.status, self.recorded, self.predicted, self.reviewed, self.split):
-            widget.activated.connect(self._emit_now)
-            combos.addWidget(widget, 1)
+        self.more = self._more_button()
         self.mismatch.toggled.connect(self._emit_now)
+        for combo in (self.status, self.recorded, self.predicted, self.reviewed, self.split):
+            combo.activated.connect(self._emit_now)
+        row = FlowLayout(spacing=6)  # wraps onto more rows when the browser is narrow (the photo keeps the width)
+        for widget in (self.recorded, self.predicted, self.reviewed, self.more, self.mismatch, self.clear):
+            row.addWidget(widget)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
-        layout.addLayout(top)
-        layout.addLayout(combos)
+        layout.addWidget(self.search)
+        layout.addLayout(row)
+
+    def _more_button(self) -> QToolButton:
+        """The less-used filters (import status, training split) in a menu; the button counts the ones set."""
+        box = QWidget()
+        form = QFormLayout(box)
+        form.setContentsMargins(8, 6, 8, 6)
+        form.addRow("Import status", self.status)
+        form.addRow("Training split", self.split)
+        holder = QWidgetAction(self)
+        holder.setDefaultWidget(box)
+        menu = QMenu(self)
+        menu.addAction(holder)
+        for combo in (self.status, self.split):
+            combo.setMinimumContentsLength(12)
+            combo.activated.connect(lambda _=0: menu.hide())
+        button = QToolButton(text="More", toolTip="Filter by import status or training split")
+        button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        button.setMenu(menu)
+        return button
+
+    def _show_more(self) -> None:
+        """'More (1)' while a filter in the More menu is set, so a hidden filter is never forgotten."""
+        n = sum(combo.currentIndex() > 0 for combo in (self.status, self.split))
+        self.more.setText(f"More ({n})" if n else "More")
 
     def _emit_now(self, *_: Any) -> None:
         """A combo picked, the box ticked or Enter in the search box: filter now and hand the keyboard back."""
@@ -108,6 +140,7 @@ class FilterBar(QWidget):
         self.done.emit()
 
     def _emit(self) -> None:
+        self._show_more()
         self.filterChanged.emit(self.current())
 
     def current(self) -> BrowseFilter:
@@ -128,8 +161,11 @@ class FilterBar(QWidget):
     def set_filter(self, f: BrowseFilter) -> None:
         """Show a filter (e.g. one set from a menu, a chart or a test) and emit it.
 
-        Fields without a widget (label statuses, which model predicts) are kept until reset.
+        Fields without a widget (label statuses, which model predicts) are kept until reset. In blind review
+        the filters on counts (recorded, predicted, mismatch) are dropped: the list would show them.
         """
+        if self.blind:
+            f = without_counts(f)
         self._hidden = replace(BrowseFilter(), label_statuses=f.label_statuses, predicted_by=f.predicted_by,
                                scored_only=f.scored_only)
         widgets = (self.search, self.status, self.recorded, self.predicted, self.reviewed, self.split, self.mismatch)
@@ -148,6 +184,7 @@ class FilterBar(QWidget):
             for w in widgets:
                 w.blockSignals(False)
         self._debounce.stop()
+        self._show_more()
         self.filterChanged.emit(f)
 
     @staticmethod
@@ -161,3 +198,22 @@ class FilterBar(QWidget):
     def reset(self) -> None:
         self.set_filter(BrowseFilter())
         self.done.emit()
+
+    def set_blind(self, blind: bool) -> None:
+        """Blind review: the count filters are off and cannot be set (a list of "Recorded 3" bins tells each
+        bin's recorded count); they come back with the counts."""
+        self.blind = blind
+        for widget in (self.recorded, self.predicted, self.mismatch):
+            widget.setEnabled(not blind)
+            tip = widget.property("seeingTip") or widget.toolTip()
+            widget.setProperty("seeingTip", tip)
+            widget.setToolTip(f"{tip} (off in blind review: it would show the counts)" if blind else tip)
+        current = self.current()
+        if blind and without_counts(current) != current:
+            self.set_filter(current)  # without the count filters
+
+
+def without_counts(f: BrowseFilter) -> BrowseFilter:
+    """The filter less what would show counts in blind review: recorded count, predicted count, mismatch."""
+    return replace(f, recorded_min=None, recorded_max=None, predicted=None, predicted_by="any",
+                   mismatch_only=False)

@@ -23,6 +23,13 @@ class ChartsDock(QDockWidget):
         toggle.setShortcut("Ctrl+Shift+C")
         toggle.setStatusTip("Confusion matrix, per-class accuracy and count distributions of the active models")
         self.panel: ChartsPanel | None = None
+        self.blind = False
+
+    def set_blind(self, blind: bool) -> None:
+        """Blind review on or off: the charts show only the decided bins while it is on."""
+        self.blind = blind
+        if self.panel is not None:
+            self.panel.set_blind(blind)
 
     def set_session(self, session: WorkspaceSession | None) -> None:
         """Show the charts of this workspace (None: the workspace is closing)."""
@@ -32,5 +39,6 @@ class ChartsDock(QDockWidget):
             self.panel = None
         if session is not None:
             self.panel = ChartsPanel(session)
+            self.panel.blind = self.blind
             self.panel.subsetRequested.connect(self.subsetRequested)
             self.setWidget(self.panel)

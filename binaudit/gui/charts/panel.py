@@ -21,20 +21,24 @@ from binaudit.gui.common.session import WorkspaceSession
 REFRESH_MS = 300
 
 
-def usable_mask(index: BrowseIndex, split: str | None) -> np.ndarray:
-    """Rows with a countable effective label (not uncountable/excluded), optionally of one split."""
+def scope_mask(index: BrowseIndex, split: str | None, blind: bool) -> np.ndarray:
+    """The bins charted: all or one split's; in blind review only the decided ones (the others' counts are hidden)."""
+    keep = index.split == SPLITS.index(split) if split else np.ones(len(index), bool)
+    return keep & index.reviewed_mask() if blind else keep
+
+
+def usable_mask(index: BrowseIndex, split: str | None, blind: bool = False) -> np.ndarray:
+    """Charted rows with a countable effective label (not uncountable/excluded)."""
     blocked = [LABEL_STATUSES.index(s) for s in (L.UNCOUNTABLE, L.EXCLUDED)]
-    keep = (index.effective >= 0) & ~np.isin(index.label_status, blocked)
-    if split:
-        keep &= index.split == SPLITS.index(split)
-    return keep
+    return scope_mask(index, split, blind) & (index.effective >= 0) & ~np.isin(index.label_status, blocked)
 
 
-def cell_images(index: BrowseIndex, kind: str, true: int, pred: int, split: str | None) -> list[str]:
+def cell_images(index: BrowseIndex, kind: str, true: int, pred: int, split: str | None,
+                blind: bool = False) -> list[str]:
     """Image ids of one confusion cell: effective label `true` (top class = that or more), predicted `pred`."""
     m = index.models[kind]
     top = max(m.classes) if m.classes else 5
-    keep = usable_mask(index, split) & (m.predicted == pred) & (np.minimum(index.effective, top) == true)
+    keep = usable_mask(index, split, blind) & (m.predicted == pred) & (np.minimum(index.effective, top) == true)
     return [index.image_id(int(p)) for p in np.nonzero(keep)[0]]
 
 
@@ -46,6 +50,7 @@ class ChartsPanel(QWidget):
     def __init__(self, session: WorkspaceSession, parent: QWidget | None = None):
         super().__init__(parent)
         self.session = session
+        self.blind = False  # blind review: only the decided bins are charted (set_blind)
         self.model_combo = QComboBox(toolTip="Which active model's predictions the charts show")
         self.split_combo = QComboBox(toolTip="Which images: all, or one training split")
         self.split_combo.addItem("All images", None)
@@ -93,6 +98,11 @@ class ChartsPanel(QWidget):
     def split(self) -> str | None:
         return self.split_combo.currentData()
 
+    def set_blind(self, blind: bool) -> None:
+        """Blind review: chart only the bins the auditor has decided, so no total tells an undecided bin's counts."""
+        self.blind = blind
+        self.refresh()
+
     def refresh(self) -> None:
         """Recompute every chart from the index (cheap: a few numpy passes)."""
         if not self.session.loaded or self.session.closed:
@@ -110,7 +120,7 @@ class ChartsPanel(QWidget):
         if current in kinds:
             self.model_combo.setCurrentIndex(kinds.index(current))
         kind = self.kind()
-        usable = usable_mask(index, self.split())
+        usable = usable_mask(index, self.split(), self.blind)
         if kind is None:
             self.confusion.set_matrix(np.zeros((0, 0)), [])
             self.per_class.set_data([], [])
@@ -129,7 +139,7 @@ class ChartsPanel(QWidget):
             ocm = label_vs_predicted(index.effective, om.predicted, usable, list(om.classes) or classes)
             groups.append((f"{MODEL_TITLES.get(other, other)} #{om.model_id}", color, per_class_accuracy(ocm)))
         self.per_class.set_data([f"{c}+" if c == top else str(c) for c in classes], groups, percent=True, y_max=1.0)
-        scope = index.split == SPLITS.index(self.split()) if self.split() else np.ones(len(index), bool)
+        scope = scope_mask(index, self.split(), self.blind)
         recorded, predicted = count_distribution(np.where(scope, index.recorded, -1),
                                                  np.where(scope, m.predicted, -1), top)
         labelled, _ = count_distribution(np.where(usable, index.effective, -1), np.zeros(0), top)
@@ -148,7 +158,9 @@ class ChartsPanel(QWidget):
             1: "Share of the bins with each labelled count that the model predicts exactly.",
             2: "Recorded counts from the metadata, effective labels after review, and the model's predictions.",
         }
-        self.caption.setText(texts.get(self.tabs.currentIndex(), ""))
+        blind = ("Blind review: only the bins you have decided are charted, so no total tells the counts of the "
+                 "others. ") if self.blind else ""
+        self.caption.setText(blind + texts.get(self.tabs.currentIndex(), ""))
 
     _matrix_total = 0
 
@@ -156,7 +168,7 @@ class ChartsPanel(QWidget):
         kind = self.kind()
         if kind is None:
             return
-        ids = cell_images(self.session.index, kind, true, pred, self.split())
+        ids = cell_images(self.session.index, kind, true, pred, self.split(), self.blind)
         top = max(self.session.index.models[kind].classes or (5,))
         label = f"{true}+" if true == top else str(true)
         where = f" ({self.split()} split)" if self.split() else ""

@@ -28,6 +28,8 @@ from binaudit.gui.review.labeling import Decision, LabelController, LabelState, 
 PAUSE_SETTING = "labels/two_digit_pause_ms"
 DEFAULT_PAUSE_MS = 600
 RETRY_MS = 50  # a typed count whose pause ended while the previous label was still being saved
+BLIND_CONFIRM = ("Blind review: there is no recorded count on screen to confirm. Type the count you see "
+                 "(0\u20139, two digits for 10\u201319, N for any count).")
 
 
 class LabelPrompts(Protocol):
@@ -117,10 +119,16 @@ class Decisions(QObject):
         return self.decide(count_status(count, self.bin_view.recorded), count)
 
     def confirm_recorded(self) -> bool:
-        """C or Enter: confirm the recorded count, or record a typed 1 at once."""
+        """C or Enter: confirm the recorded count, or record a typed 1 at once.
+
+        In blind review the recorded count of an undecided bin is hidden, and confirming what the auditor has
+        not seen is no count: nothing is recorded and the status bar asks for the auditor's own count."""
         if self._typed is not None:
             return self.flush()
         if not self.bin_view.image_id:
+            return False
+        if self.bin_view.counts_hidden:
+            self.message.emit(BLIND_CONFIRM, 8000)
             return False
         if self.bin_view.recorded is None:
             self.message.emit("This bin has no recorded count to confirm; type the count instead.", 6000)
@@ -131,7 +139,8 @@ class Decisions(QObject):
         self.cancel_typed()
         if not self.bin_view.image_id:
             return False
-        count = self.prompts.count(self.bin_view.image_id, self.bin_view.recorded or 0)
+        first_guess = 0 if self.bin_view.counts_hidden else self.bin_view.recorded or 0  # blind: not the record
+        count = self.prompts.count(self.bin_view.image_id, first_guess)
         return count is not None and self.set_count(count)
 
     def mark_uncountable(self) -> bool:

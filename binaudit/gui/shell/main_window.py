@@ -302,6 +302,7 @@ class MainWindow(QMainWindow):
 
     def set_blind(self, blind: bool) -> None:
         settings.put(settings.BLIND, blind)
+        self.charts_dock.set_blind(blind)
         if self.workbench is not None:
             self.workbench.set_blind(blind)
 

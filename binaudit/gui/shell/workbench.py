@@ -55,8 +55,7 @@ class Workbench(QWidget):
         self.bin_view = BinView(session, self.loader)
         self.controller = LabelController(session, auditor, prompts.conflict, self)
         self.decisions = Decisions(self.bin_view, self.controller, prompts, self)
-        self.curation = Curation(session, self.browser, self.controller, prompts, lambda: self.bin_view.recorded,
-                                 menu_actions, self)
+        self.curation = Curation(session, self.browser, self.controller, prompts, self._first_guess, menu_actions, self)
         self.splitter = self._splitter(width)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 0)
@@ -79,6 +78,10 @@ class Workbench(QWidget):
             width = max(width, 1000)
             splitter.setSizes([int(width * (1 - PHOTO_SHARE)), int(width * PHOTO_SHARE)])
         return splitter
+
+    def _first_guess(self) -> int | None:
+        """The bulk count dialog's first guess: the recorded count on screen, none while blind review hides it."""
+        return None if self.bin_view.counts_hidden else self.bin_view.recorded
 
     def _wire(self) -> None:
         s, b, c = self.session, self.browser, self.controller
