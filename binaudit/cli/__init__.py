@@ -6,6 +6,7 @@
     app.py             gui, demo (the only Qt users, imported when they run)
     scoring.py         score, queue, train (ml and training imported when they run)
     models.py          models [activate|export|import]
+    audit.py           report, sample, update-queue (the audit loop)
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import argparse
 import sys
 
 from binaudit import __version__
-from binaudit.cli import app, data, models, scoring
+from binaudit.cli import app, audit, data, models, scoring
 from binaudit.core.progress import Cancelled
 
 
@@ -23,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="binaudit", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"binaudit {__version__}")
     sub = parser.add_subparsers(dest="command")
-    for module in (data, app, scoring, models):
+    for module in (data, app, scoring, models, audit):
         module.register(sub)
     return parser
 

@@ -102,6 +102,8 @@ def cmd_queue(args: argparse.Namespace) -> int:
             for rank, (pos, score) in enumerate(zip(order, scores), start=1)]
     rule_note = "; rule sum=N: the record's SKU quantities add up to N" if spec == AUDIT_QUEUE else ""
     pool_note = f"; score = P(variance), pool {index.pool.describe()}" if spec == AUDIT_QUEUE else ""
+    if spec == AUDIT_QUEUE and index.queue_update is not None:
+        pool_note += f", recalibrated by {index.queue_update.describe()}"
     print(f"{spec.by} queue ({spec.audience}): top {len(rows)} of {len(queue)}, ordered by {spec.order} "
           f"(score){rule_note}{pool_note}")
     print(format_table(columns, rows))

@@ -35,12 +35,13 @@ class QueueUpdate:
     last_event_id: int            # the label events it saw
     top: int                      # how many unreviewed bins the summary below looks at
     new_in_top: int               # of the top `top` unreviewed bins after the update, how many were not before
+    moved_in_top: int             # of the top `top` places, how many hold another bin than before
     row: dict[str, Any]           # the stored row, for BrowseIndex.apply_queue_update
 
     def describe(self) -> str:
         """One line for the status bar and the command line."""
-        moved = (f"{self.new_in_top} of the next {self.top} bins are new to the top of the queue"
-                 if self.top else "no unreviewed bin is in the queue")
+        moved = (f"of the next {self.top} bins of the queue, {self.new_in_top} are new there and "
+                 f"{self.moved_in_top} places changed hands" if self.top else "no unreviewed bin is in the queue")
         return f"Queue update #{self.id}: {self.recalibration.note}; {moved}."
 
 
@@ -69,15 +70,14 @@ def update_queue(store: Any, *, user: str, index: BrowseIndex | None = None, top
     row = store.latest_queue_update()
     after = _top_unreviewed(index, index.audit_key_under(row), top)
     return QueueUpdate(update_id, recalibration, recalibration.reviewed, recalibration.positives, last_event,
-                       int(after.size), int(np.setdiff1d(after, before).size), row)
+                       int(after.size), int(np.setdiff1d(after, before).size),
+                       int(np.count_nonzero(after != before)) if after.size == before.size else int(after.size), row)
 
 
 def _top_unreviewed(index: BrowseIndex, key: np.ndarray, top: int = TOP) -> np.ndarray:
-    """Positions of the `top` highest-keyed unreviewed rows with a key (as a set: sorted positions)."""
+    """Positions of the `top` highest-keyed unreviewed rows with a key, best first (ties in id order)."""
     rows = np.nonzero(~np.isnan(key) & ~index.reviewed_mask())[0]
-    if rows.size > top:
-        rows = rows[np.argpartition(-key[rows], top - 1)[:top]]
-    return np.sort(rows)
+    return rows[np.argsort(-key[rows], kind="stable")[:top]]
 
 
 def variance_scores(index: BrowseIndex) -> dict[str, float]:
