@@ -36,7 +36,8 @@ def _pct(interval: Any) -> str:
 
 
 def _num(interval: Any) -> str:
-    return "-" if interval is None else interval.describe(1)
+    """A count with its interval: one decimal below 100, whole numbers above."""
+    return "-" if interval is None else interval.describe(1 if abs(interval.value) < 100 else 0)
 
 
 def _queue_table(report: Any) -> str:
@@ -64,7 +65,7 @@ def _inventory_table(report: Any) -> str:
     """The whole inventory's record accuracy, from the random sample."""
     rows = [["variance rate (records wrong)", _pct(report.variance_rate)],
             ["record accuracy", _pct(report.record_accuracy)],
-            [f"variances among {report.sample.population:,} bins", _num(report.variances_total)]]
+            [f"variances among {report.estimate_sample.population:,} bins", _num(report.variances_total)]]
     return format_table((("inventory", "<"), ("estimate", "<")), rows)
 
 
@@ -79,7 +80,7 @@ def _sample_lines(report: Any, ws: str) -> list[str]:
              f"{s.created_by}): {s.reviewed} of {s.size} reviewed, {s.found} variances."]
     lines += report.notes
     if report.variance_rate is not None:
-        lines += ["", _inventory_table(report)]
+        lines += ["", f"inventory estimates from random sample #{report.estimate_sample.id}:", _inventory_table(report)]
     if s.unreviewed:
         lines += ["", f"Review next ({s.unreviewed} sampled bins left, in this order; in the app: "
                       f"Label > Random-sample audit): {', '.join(s.next_to_review)}"
@@ -95,7 +96,7 @@ def _stopping_lines(report: Any) -> list[str]:
                      f"{report.remaining_source}.")
     if report.expected_next is not None:
         shown = min(report.next_n, report.queue_size)
-        lines.append(f"Expected in the next {shown} bins of the queue ({report.queue_size} unreviewed in it): "
+        lines.append(f"Expected in the next {shown} bins of the queue ({report.queue_size:,} unreviewed in it): "
                      f"{_num(report.expected_next)}, from their calibrated P(variance).")
     else:
         lines.append("The audit queue is empty: no unreviewed bin has a P(variance).")

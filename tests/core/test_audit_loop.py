@@ -137,6 +137,14 @@ def test_a_reviewed_random_sample_gives_the_rate_the_baseline_and_the_remaining(
     if found:
         assert report.lift == pytest.approx(report.found / (report.reviewed * rate))
     assert report.random_curve is not None and len(report.random_curve) == report.reviewed
+    assert report.estimate_sample is not None and report.estimate_sample.id == sample
+
+    newer = draw_sample(store, 10, user="cy", seed=4)  # a new, smaller sample: the estimates keep the old one
+    later = queue_report(store)
+    assert later.sample is not None and later.sample.id == newer and later.sample.reviewed < report.sample.reviewed
+    assert later.estimate_sample is not None and later.estimate_sample.id == sample
+    assert later.variance_rate == report.variance_rate and later.remaining == report.remaining
+    assert any(f"sample #{newer}" in note for note in later.notes)
 
 
 def test_a_stratified_sample_is_cut_by_the_queues_own_scores(store: Store) -> None:

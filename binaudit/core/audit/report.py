@@ -2,8 +2,9 @@
 
 The queue's curve counts the reviews the queue led to: a review made after a sample holding the bin was
 drawn is the sample's, not the queue's. The random baseline, the inventory's variance rate and its interval
-come from the latest random sample's reviewed bins (simple or stratified estimator; uncountable photos are
-not reviews and are left out). The variances left in the unreviewed bins come from that sample when it has
+come from the random sample with the most reviewed bins, from all of them, those the queue had reviewed
+before the draw included (simple or stratified estimator; uncountable photos are not reviews and
+are left out). The variances left in the unreviewed bins come from that sample when it has
 reviews, else from the calibrated P(variance) of the unreviewed bins; the report says which.
 """
 
@@ -76,7 +77,8 @@ class Report:
     random_curve: list[float] | None   # what random review would have found after 1..reviewed
     best_curve: list[int] | None       # the best possible: every review a variance while the sample's estimated
                                        # variances last (None: no estimate)
-    sample: SampleSummary | None
+    sample: SampleSummary | None       # the latest random sample (the one to review next)
+    estimate_sample: SampleSummary | None  # the sample the estimates come from: the newest with an estimate
     population: int                    # bins a sample draws from
     variance_rate: Interval | None     # share of the inventory's records that are wrong (from the sample)
     record_accuracy: Interval | None   # 1 - variance_rate
@@ -127,20 +129,43 @@ def sample_rate(summary: SampleSummary) -> tuple[Interval | None, str | None]:
         return None, f"none of the {summary.size} sampled bins is reviewed yet"
     if not summary.stratified:
         return variance_rate(summary.found, summary.reviewed, summary.population), None
-    empty = [s.stratum for s in summary.strata if s.reviewed == 0]
+    empty = [str(s.stratum + 1) for s in summary.strata if s.reviewed == 0]
     if empty:
-        return None, (f"stratified sample: strata {', '.join(map(str, empty))} have no reviewed bin yet "
-                      "(review the sample in its order)")
+        return None, (f"stratified sample: stratum {', '.join(empty)} of {len(summary.strata)} (low to high "
+                      "P(variance); the last holds unscored bins if any) has no reviewed bin yet; review the "
+                      "sample in its order")
     return stratified_variance_rate([s.found for s in summary.strata], [s.reviewed for s in summary.strata],
                                     [s.size for s in summary.strata]), None
 
 
+def estimating_sample(store: Any, by_id: dict[str, Review]) -> tuple[SampleSummary | None, SampleSummary | None,
+                                                                     Interval | None, list[str]]:
+    """(latest sample, the sample the estimates come from, its variance rate, notes on the samples passed over).
+
+    The estimates come from the sample with the most reviewed bins that gives one (the newest of equals): every
+    sample estimates the same thing, the share of recorded counts that are wrong, so a sample just drawn does
+    not replace a well-reviewed one until it is reviewed further.
+    """
+    summaries = [summarise_sample(row, store.audit_sample_bins(row["id"]), by_id)
+                 for row in reversed(store.audit_samples())]
+    rated = [(summary, *sample_rate(summary)) for summary in summaries]
+    usable = [(summary, rate) for summary, rate, _ in rated if rate is not None]
+    notes = [f"sample #{summary.id} gives no estimate yet: {why}" for summary, rate, why in rated[:1] if rate is None]
+    if not usable:
+        return (summaries[0] if summaries else None), None, None, notes
+    used, rate = max(usable, key=lambda pair: pair[0].reviewed)  # max keeps the first (newest) of equals
+    if used.id != summaries[0].id and not notes:
+        notes.append(f"the estimates come from sample #{used.id}, which has more reviewed bins than sample "
+                     f"#{summaries[0].id}")
+    return summaries[0], used, rate, notes
+
+
 def remaining_variances(rate: Interval | None, summary: SampleSummary | None, reviews: list[Review],
-                        eligible: set[str], p_unreviewed: np.ndarray) -> tuple[Interval | None, str]:
+                        eligible: set[str], p_unreviewed: np.ndarray, members: set[str]) -> tuple[Interval | None, str]:
     """Variances still in the unreviewed bins: from the sample when it has an estimate, else the models'."""
     if rate is not None and summary is not None:
         if not summary.stratified:
-            outside = sum(1 for r in reviews if r.image_id in eligible and r.sample_id != summary.id)
+            outside = sum(1 for r in reviews if r.image_id in eligible and r.image_id not in members)
             return variances_remaining_from_sample(summary.found, summary.reviewed,
                                                    summary.population - outside), FROM_SAMPLE
         found = sum(1 for r in reviews if r.image_id in eligible and r.variance)
@@ -154,30 +179,29 @@ def remaining_variances(rate: Interval | None, summary: SampleSummary | None, re
 
 
 def build_report(store: Any, index: Any, queue: np.ndarray, next_n: int) -> Report:
-    """The report from the store's reviews and latest sample and the index's (recalibrated) queue."""
+    """The report from the store's reviews and samples and the index's (recalibrated) queue."""
     reviews = store.reviews_in_order()
     by_id = {r.image_id: r for r in reviews}
     queue_flags = np.array([r.variance for r in reviews if not r.sample_review], bool)
     curve = found_curve(queue_flags)
     reviewed, found = int(queue_flags.size), int(curve[-1]) if curve.size else 0
-    sample_row = store.audit_sample()
-    summary = None if sample_row is None else summarise_sample(sample_row, store.audit_sample_bins(), by_id)
-    rate, why = sample_rate(summary) if summary is not None else (None, None)
+    latest, used, rate, notes = estimating_sample(store, by_id)
+    members = set() if used is None else {b.image_id for b in store.audit_sample_bins(used.id)}
     eligible = set(store.eligible_for_sample())
     p = index.variance_probability().astype(np.float64)
     unreviewed = ~index.reviewed_mask() & np.isin(index.ids, np.array([i.encode() for i in eligible], dtype="S"))
-    remaining, source = remaining_variances(rate, summary, reviews, eligible, p[unreviewed])
+    remaining, source = remaining_variances(rate, used, reviews, eligible, p[unreviewed], members)
     steps = np.arange(1, reviewed + 1)
+    total = None if rate is None or used is None else variances_total(rate, used.population)
     update = index.queue_update
-    total = None if rate is None or summary is None else variances_total(rate, summary.population)
     return Report(
         reviewed=reviewed, found=found, curve=curve.tolist(), all_reviewed=len(reviews),
         all_found=sum(r.variance for r in reviews), verdict=queue_verdict(found, reviewed, rate),
         lift=lift(found, reviewed, rate.value) if rate is not None else math.nan, random_rate=rate,
         random_curve=None if rate is None else np.asarray(random_expectation(steps, rate.value)).tolist(),
         best_curve=None if total is None else np.asarray(best_curve(round(total.value), steps)).tolist(),
-        sample=summary, population=len(eligible), variance_rate=rate,
-        record_accuracy=None if rate is None else record_accuracy(rate), variances_total=total,
+        sample=latest, estimate_sample=used, population=len(eligible),
+        variance_rate=rate, record_accuracy=None if rate is None else record_accuracy(rate), variances_total=total,
         remaining=remaining, remaining_source=source, next_n=next_n,
         expected_next=expected_in_next(p[queue], next_n) if queue.size else None, queue_size=int(queue.size),
-        queue_update=None if update is None else update.describe(), notes=[why] if why else [])
+        queue_update=None if update is None else update.describe(), notes=notes)
