@@ -10,10 +10,13 @@
   charts/    seeing the models against the labels: QPainter charts and the Charts dock
   training/  retraining and switching models: setup -> `python -m training` subprocess -> live view,
              Runs dock, Models window, comparison, activation; the device probe
+  audit/     the audit loop: queue updates from the reviews (optionally fine-tuning the models), the Queue
+             quality dock, random-sample audits with the sampled bins marked
   data/      getting data in and out: import a dataset folder, the Export menu
   common/    what every part uses: the open workspace's session, background tasks and jobs, settings,
              icons, error dialogs, table set-up, display formatting
 
 Imports point one way (tests/test_import_cycles.py): shell uses every part; review uses browse; training
-uses charts; every part uses common, and common uses none of them.
+uses charts; audit uses browse, review, training and charts; every part uses common, and common uses none
+of them.
 """

@@ -214,11 +214,12 @@ class BrowserPanel(QWidget):
         noun = "variances found" if queue.sort_key == "mismatch" else "relabelled"
         self.queue_bar.show_progress(queue.title, p.reviewed, p.total, p.variances, p.uncountable, self.blind, noun)
 
-    def show_subset(self, title: str, image_ids: list[str]) -> None:
-        """Limit the list to these images (a chart's selection) until cleared; the filters still apply."""
+    def show_subset(self, title: str, image_ids: list[str], ordered: bool = False) -> None:
+        """Limit the list to these images (a chart's selection, a random sample) until cleared; the filters
+        still apply. ordered: list them in the order given (a sample's review order) until a column is sorted."""
         self.subset_bar.text.setText(f"{title}: {len(image_ids):,} images")
         self.subset_bar.show()
-        self.model.set_subset(image_ids)
+        self.model.set_subset(image_ids, ordered)
 
     def clear_subset(self) -> None:
         if self.model.subset is not None:

@@ -20,7 +20,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor, QFont, QIcon
 
 from binaudit.core import labels as L
 from binaudit.core.browse import (
@@ -131,6 +131,9 @@ class BrowseTableModel(QAbstractTableModel):
         self.sort_key, self.descending = "id", False
         self.queue: QueueSpec | None = None
         self.subset: list[str] | None = None  # image ids a chart picked (e.g. a confusion-matrix cell)
+        self.subset_ordered = False  # list the subset in its own order (a random sample's review order)
+        self.marked: dict[str, str] = {}  # image id -> why it is marked (e.g. in a random sample): an icon
+        self.mark_icon = QIcon()
         self.blind = False
         self._paths: dict[str, str | None] = {}
         self._cells: dict[int, Cell] = {}
@@ -153,16 +156,26 @@ class BrowseTableModel(QAbstractTableModel):
         self.queue = queue
         self.refresh_view()
 
-    def set_subset(self, image_ids: list[str] | None) -> None:
-        """Show only these images (on top of the filter; kept across index reloads), or all again with None."""
+    def set_subset(self, image_ids: list[str] | None, ordered: bool = False) -> None:
+        """Show only these images (on top of the filter; kept across index reloads), or all again with None.
+
+        ordered: in the order given (until the user sorts by a column), else in the list's sort order."""
         self.subset = None if image_ids is None else list(image_ids)
+        self.subset_ordered = ordered and image_ids is not None
         self.refresh_view()
+
+    def set_marked(self, marked: dict[str, str], icon: QIcon) -> None:
+        """Mark these images with an icon beside their id (tooltip: the reason), e.g. the sampled bins."""
+        self.marked, self.mark_icon = dict(marked), icon
+        if len(self.view):
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self.view) - 1, 0))
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if 0 <= column < len(COLUMNS):
             self.sort_key = COLUMNS[column].key
             self.descending = order == Qt.SortOrder.DescendingOrder
             self.queue = None  # sorting by hand leaves the queue
+            self.subset_ordered = False  # and a subset's own order
             self.refresh_view()
 
     def refresh_view(self) -> None:
@@ -173,7 +186,11 @@ class BrowseTableModel(QAbstractTableModel):
         else:
             self.view = self.index_.select(self.filter, self.sort_key, self.descending, self.text_positions)
         if self.subset is not None:
-            self.view = self.view[np.isin(self.view, self.index_.positions(self.subset))]
+            positions = self.index_.positions(self.subset)
+            if self.subset_ordered and self.queue is None:
+                self.view = positions[self.index_.mask(self.filter, self.text_positions)[positions]]
+            else:
+                self.view = self.view[np.isin(self.view, positions)]
         self.endResetModel()
         self.viewChanged.emit()
 
@@ -286,6 +303,9 @@ class BrowseTableModel(QAbstractTableModel):
             reviewer = self.index_.reviewer(p)
             text = self.index_.label_text(p)
             return f"{text} ({reviewer})" if self._reviewed(p) and reviewer else f"not reviewed: {text}"
+        if key == "id" and self.marked and role in (Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole):
+            why = self.marked.get(self.index_.image_id(p))
+            return None if why is None else self.mark_icon if role == Qt.ItemDataRole.DecorationRole else why
         if role == ImageIdRole:
             return self.index_.image_id(p)
         if role == PositionRole:

@@ -18,6 +18,9 @@ STATE = "window/state"
 SPLITTER = "window/splitter"
 VIEW_MODE = "browser/view"
 DEVICE = "models/device"
+QUEUE_UPDATE_EVERY = "audit/queue_update_every"  # decisions between automatic queue updates; 0 = only when asked
+QUEUE_FINETUNE = "audit/queue_update_finetune"   # also fine-tune the active models after an update
+DEFAULT_QUEUE_UPDATE_EVERY = 25
 
 
 def settings() -> QSettings:
@@ -35,6 +38,14 @@ def get_bool(key: str, default: bool = False) -> bool:
     if isinstance(value, str):
         return value.lower() in ("1", "true", "yes")
     return bool(value)
+
+
+def get_int(key: str, default: int = 0) -> int:
+    """An integer setting; a value that is not a whole number gives the default."""
+    try:
+        return int(settings().value(key, default))
+    except (TypeError, ValueError):
+        return default
 
 
 def put(key: str, value: Any) -> None:

@@ -83,6 +83,9 @@ class Actions:
     export_json: QAction
     export_metadata: QAction
     export_folders: QAction
+    update_queue: QAction
+    random_sample: QAction
+    queue_settings: QAction
     labelling: list[QAction] = field(default_factory=list)  # enabled only with an image on screen
     workspace: list[QAction] = field(default_factory=list)  # part 2: enabled only with a workspace open
 
@@ -93,7 +96,7 @@ def build_actions(w: QMainWindow) -> Actions:
     a.labelling = [a.confirm, *a.counts, a.enter_count, a.uncountable, a.exclude]
     a.workspace = [a.go_to, a.issue_queue, a.bulk_exclude, a.bulk_uncountable, a.bulk_count, a.retrain_resnet,
                    a.retrain_svm, a.find_lr, a.baselines, a.models, a.export_csv, a.export_json, a.export_metadata,
-                   a.export_folders]
+                   a.export_folders, a.update_queue, a.random_sample]
     for action, short in ((a.open_workspace, "Open"), (a.import_dataset, "Import"), (a.grid, "Grid"),
                           (a.audit_queue, "Audit Queue"), (a.issue_queue, "Label Issues"), (a.blind, "Blind"), (a.previous_image, "Previous"),
                           (a.next_image, "Next"), (a.confirm, "Confirm"), (a.uncountable, "Uncountable"),
@@ -168,6 +171,14 @@ def _curating_actions(w: QMainWindow) -> dict[str, Any]:
                                 "Copies of the reviewed metadata files with the audited EXPECTED_QUANTITY"),
         export_folders=_action(w, "Image &Folder per Count\u2026", (),
                                "split/count/id.jpg folders of the trainable photos, for other training tools"),
+        update_queue=_action(w, "Up&date the Queue", ("Ctrl+U",),
+                             "Fold the verified counts back into the audit queue's order (in the background)",
+                             icon_name="update-queue"),
+        random_sample=_action(w, "Random-Sample &Audit\u2026", (),
+                              "Draw random bins to review: the inventory's record accuracy and the queue's baseline",
+                              icon_name="sample"),
+        queue_settings=_action(w, "Queue Update &Settings\u2026", (),
+                               "How often the queue updates itself, and whether the models are fine-tuned too"),
     )
 
 
@@ -192,6 +203,8 @@ def build_menus(w: QMainWindow, a: Actions) -> dict[str, QMenu]:
     m.addSeparator()
     menus["selection"] = sel = m.addMenu("Se&lected Rows")
     sel.addActions([a.bulk_exclude, a.bulk_uncountable, a.bulk_count])
+    m.addSeparator()
+    m.addActions([a.update_queue, a.random_sample, a.queue_settings])
     m.addSeparator()
     m.addActions([a.next_image, a.previous_image])
     menus["view"] = m = bar.addMenu("&View")

@@ -58,6 +58,8 @@ KEYS = (
     ("R", "Reset brightness and contrast"),
     ("Ctrl+Shift+A", "Audit queue on/off"),
     ("Ctrl+Shift+L", "Label-issue queue on/off"),
+    ("Ctrl+U", "Update the audit queue from the reviews (in the background; also every N decisions)"),
+    ("Ctrl+Shift+Q", "Queue quality: found vs random, record accuracy, variances left"),
     ("Shift+X / Shift+U / Shift+N", "Exclude / uncountable / set count of the selected rows (one undo step)"),
     ("Ctrl+B", "Blind review (every count hidden until you have counted the bin)"),
     ("Ctrl+G", "Table / thumbnail grid"),

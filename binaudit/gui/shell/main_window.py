@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow
 
 from binaudit.core.store import StoreError
 from binaudit.core.workspace import Workspace, demo_workspace
+from binaudit.gui.audit.menu import AuditMenu
 from binaudit.gui.browse.browser import BrowserPanel
 from binaudit.gui.browse.table_model import AUDIT_QUEUE, LABEL_ISSUE_QUEUE, QueueSpec
 from binaudit.gui.browse.thumbnails import ImageLoader
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
         self._connect_actions()
         self.charts_dock = ChartsDock(self)  # part 2: confusion matrix and count charts of the open workspace
         self.training = TrainingMenu(self)   # part 2: Training menu, runs dock, models, compare, activation
+        self.audit = AuditMenu(self, self.training, self.prompts.auditor_name)  # queue updates, quality dock, samples
         self.exports = ExportMenu(self)      # part 2: Export menu
         self.importer = Importer(self.prompts, self)
         self.docks = DockLayout(self)
@@ -145,7 +147,8 @@ class MainWindow(QMainWindow):
     def _compose_parts(self) -> None:
         """Place the parts' docks and status, connect their menu commands and listen to their signals."""
         a, bar = self.actions_, self.statusBar()
-        for dock, menu, before in ((self.charts_dock, "view", a.reload), (self.training.dock, "training", a.models)):
+        for dock, menu, before in ((self.charts_dock, "view", a.reload), (self.audit.dock, "view", a.reload),
+                                   (self.training.dock, "training", a.models)):
             self.docks.add(dock)  # beside the photo, closed until asked for
             self.menus[menu].insertAction(before, dock.toggleViewAction())
         bar.addPermanentWidget(self.training.job_status)
@@ -159,8 +162,12 @@ class MainWindow(QMainWindow):
         for action, kind in ((a.export_csv, "csv"), (a.export_json, "json"), (a.export_metadata, "metadata"),
                              (a.export_folders, "folders")):
             action.triggered.connect(lambda _=False, k=kind: self.exports.choose(k))
-        for part in (self.training, self.exports, self.importer):
+        for part in (self.training, self.exports, self.importer, self.audit):
             part.message.connect(bar.showMessage)
+        a.update_queue.triggered.connect(self.audit.update_queue)
+        a.random_sample.triggered.connect(self.audit.random_sample)
+        a.queue_settings.triggered.connect(self.audit.edit_settings)
+        self.audit.sampleRequested.connect(self._show_sample)
         self.importer.imported.connect(self._imported)
         a.bulk_exclude.triggered.connect(lambda: self.workbench and self.workbench.curation.bulk_exclude())
         a.bulk_uncountable.triggered.connect(lambda: self.workbench and self.workbench.curation.bulk_uncountable())
@@ -217,6 +224,7 @@ class MainWindow(QMainWindow):
         self.loader.start()
         for part in (self.charts_dock, self.training, self.exports):
             part.set_session(session)
+        self.audit.set_session(session, wb)
         return True
 
     def _wire_workspace(self) -> None:
@@ -250,6 +258,7 @@ class MainWindow(QMainWindow):
         self.tools.closed()
         for part in (self.charts_dock, self.training, self.exports):
             part.set_session(None)
+        self.audit.set_session(None)
         workbench, session = self.workbench, self.session
         self.session = self.workbench = self.loader = self.browser = self.bin_view = self.controller = None
         self.actions_.audit_queue.setChecked(False)  # off for the next workspace; nothing here walks any more
@@ -315,6 +324,16 @@ class MainWindow(QMainWindow):
         if self.browser is not None:
             self.browser.show_subset(title, image_ids)
             self.browser.focus_view()
+
+    def _show_sample(self, title: str, image_ids: list[str]) -> None:
+        """List a random sample's bins in its review order, outside the queues (their order is the sample's)."""
+        if self.browser is None:
+            return
+        for action in (self.actions_.audit_queue, self.actions_.issue_queue):
+            action.setChecked(False)
+        self.browser.show_subset(title, image_ids, ordered=True)
+        self.browser.select_row(self.browser.next_unreviewed_row(-1))  # where the sample's review stands
+        self.browser.focus_view()
 
     def open_image(self, image_id: str) -> bool:
         """Show an image in the browser (from a comparison's flip list), leaving queue, chart selection and
@@ -392,4 +411,5 @@ class MainWindow(QMainWindow):
         if self.device_probe is not None:
             self.device_probe.stop()
         self.close_workspace()
+        self.audit.shutdown()
         super().closeEvent(event)

@@ -69,6 +69,7 @@ class TrainingMenu(QObject):
         self.compares: list[CompareView] = []
         self.models_view: ModelsView | None = None
         self.activation: ModelJob | None = None
+        self.background_jobs: list[ModelJob] = []  # other parts' jobs on this pool (cancelled when quitting)
 
     @property
     def db_path(self) -> str | None:
@@ -111,13 +112,15 @@ class TrainingMenu(QObject):
             dialog.deleteLater()
         return self.start(request)
 
-    def start(self, request: TrainingRequest) -> TrainingProcess:
+    def start(self, request: TrainingRequest, show: bool = True) -> TrainingProcess:
+        """Start a run; show=False leaves its live view closed (a background fine-tune: the Runs dock lists it)."""
         proc = TrainingProcess(request, self)
         proc.ended.connect(lambda state: self._ended(proc, state))
         self.processes.append(proc)
         self.runs.add_monitor(proc)
         proc.start()
-        self.open_run(proc)  # the Runs dock stays as the user left it: the status bar says a run started
+        if show:
+            self.open_run(proc)  # the Runs dock stays as the user left it: the status bar says a run started
         self.message.emit(f"Started: {request.title} (Training > Runs lists it, Ctrl+Shift+R)", 8000)
         return proc
 
@@ -267,7 +270,7 @@ class TrainingMenu(QObject):
             if not proc.wait_stopped(STOP_WAIT_MS):
                 proc.kill()
                 proc.wait_stopped(2000)
-        for job in [self.activation, *(v.job for v in self.compares)]:
+        for job in [self.activation, *(v.job for v in self.compares), *self.background_jobs]:
             if job is not None and job.running:
                 job.cancel()
         self.pool.waitForDone(30_000)
