@@ -14,8 +14,10 @@ class QueueBar(QWidget):
         self.title = QLabel()
         self.title.setObjectName("queueTitle")
         self.text = QLabel()
+        self.text.setWordWrap(True)  # the bar follows a narrow list instead of widening it
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(220)
+        self.progress.setMinimumWidth(40)
         self.progress.setTextVisible(False)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 4, 8, 4)
@@ -40,6 +42,7 @@ class SubsetBar(QWidget):
         super().__init__(parent)
         self.setObjectName("queueBar")
         self.text = QLabel()
+        self.text.setWordWrap(True)
         self.clear = QToolButton(text="Show all", toolTip="Stop limiting the list to the chart's selection")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 2, 8, 2)

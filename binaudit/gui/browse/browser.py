@@ -28,7 +28,7 @@ from binaudit.gui.common.session import WorkspaceSession
 # sort keys that would tell counts in blind review: the recorded count, the label (an undecided bin's is the
 # recorded count) and the models' columns
 BLIND_UNSORTED = ("recorded", "label") + tuple(c.key for c in COLUMNS if c.predictive)
-COLUMN_WIDTHS = {"id": 96, "recorded": 70, "label": 130, "resnet": 58, "resnet_conf": 64, "svm": 50,
+COLUMN_WIDTHS = {"id": 64, "recorded": 68, "label": 120, "resnet": 58, "resnet_conf": 64, "svm": 50,
                  "svm_conf": 56, "mismatch": 70, "issue": 74, "status": 110, "split": 50, "reviewed_by": 90}
 
 

@@ -53,7 +53,7 @@ def _combo(items: list[tuple[str, Any]], tip: str) -> QComboBox:
     combo.setToolTip(tip)
     # may shrink (text elided) so the browser does not force the bin view narrow
     combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-    combo.setMinimumContentsLength(9)  # "Predicted" in full; longer entries elide (the tooltip explains)
+    combo.setMinimumContentsLength(8)  # "Predicted" in full, two to a row in the narrowest list; longer entries elide
     return combo
 
 
@@ -69,7 +69,7 @@ class FilterBar(QWidget):
         super().__init__(parent)
         self._hidden = BrowseFilter()
         self.blind = False  # blind review: no filter on a count the auditor has not seen (set_blind)
-        self.search = QLineEdit(placeholderText="Search names and ASINs, or type a bin id (Ctrl+F)")
+        self.search = QLineEdit(placeholderText="Bin id, name or ASIN (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
         self.search.setMinimumWidth(140)
         self._guard = _TypingGuard(self)

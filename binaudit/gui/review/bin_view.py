@@ -8,8 +8,18 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QSplitter,
+    QTabWidget,
+    QToolBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from binaudit.core import labels as L
 from binaudit.core.kinds import MODEL_TITLES
@@ -20,6 +30,8 @@ from binaudit.gui.common.formatting import local_time
 from binaudit.gui.common.session import WorkspaceSession
 from binaudit.gui.review.panels import HistoryPanel, ModelPrediction, SkuTable
 from binaudit.gui.review.photo_view import PhotoView
+
+PHOTO_HEIGHT_SHARE = 0.78  # of the bin view's height for the photo pane, the rest for SKUs and predictions
 
 
 def _slider(tip: str) -> QSlider:
@@ -53,6 +65,7 @@ class BinView(QWidget):
         self.info = QLabel()
         self.info.setObjectName("binInfo")
         self.info.setTextFormat(Qt.TextFormat.RichText)
+        self.info.setWordWrap(True)  # wraps in a narrow bin view instead of widening it
         self.warning = QLabel()
         self.warning.setObjectName("warning")
         self.warning.setWordWrap(True)
@@ -79,18 +92,13 @@ class BinView(QWidget):
         self.tabs.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self._build()
 
-    def _tool(self, text: str, tip: str, slot: Any) -> QToolButton:
-        button = QToolButton(text=text, toolTip=tip)
-        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        button.clicked.connect(slot)
-        return button
-
     def _build(self) -> None:
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self._photo_pane())
         split.addWidget(self._detail_pane())
-        split.setStretchFactor(0, 3)
+        split.setStretchFactor(0, 4)
         split.setStretchFactor(1, 1)
+        split.setSizes([int(PHOTO_HEIGHT_SHARE * 1000), int((1 - PHOTO_HEIGHT_SHARE) * 1000)])  # the photo the most
         split.setChildrenCollapsible(False)
         self.splitter = split
         layout = QVBoxLayout(self)
@@ -99,26 +107,33 @@ class BinView(QWidget):
         self.loader.photoReady.connect(self._photo_ready)
         self.show_image("")
 
+    def _photo_tools(self) -> QToolBar:
+        """Fit, 1:1, zoom, brightness and contrast: a toolbar whose last tools go behind its \u00bb button when
+        the bin view is narrow (it never makes the bin view wider than the photo needs)."""
+        bar = QToolBar()
+        bar.setObjectName("photoTools")
+        bar.setIconSize(QSize(16, 16))
+        for text, tip, slot in (("Fit", "Fit the photo to the view (F)", self.photo.fit),
+                                ("1:1", "Actual size (A)", self.photo.actual_size),
+                                ("\u2212", "Zoom out (-)", lambda: self.photo.zoom_by(1 / 1.25)),
+                                ("+", "Zoom in (+)", lambda: self.photo.zoom_by(1.25))):
+            bar.addAction(text, slot).setToolTip(tip)
+        bar.addWidget(self.zoom_label)
+        bar.addSeparator()
+        for name, slider in (("Brightness", self.brightness), ("Contrast", self.contrast)):
+            bar.addWidget(QLabel(f" {name} "))
+            bar.addWidget(slider)
+        bar.addAction("Reset", self.reset_adjustments).setToolTip("Reset brightness and contrast (R)")
+        for button in bar.findChildren(QToolButton):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the keys stay with the list
+        return bar
+
     def _photo_pane(self) -> QWidget:
         """Title and badge, the bin's info lines, the photo tools, the photo."""
         head = QHBoxLayout()
         head.addWidget(self.title)
         head.addWidget(self.badge)
         head.addStretch(1)
-        tools = QHBoxLayout()
-        tools.setSpacing(4)
-        tools.addWidget(self._tool("Fit", "Fit the photo to the view (F)", self.photo.fit))
-        tools.addWidget(self._tool("1:1", "Actual size (A)", self.photo.actual_size))
-        tools.addWidget(self._tool("\u2212", "Zoom out (-)", lambda: self.photo.zoom_by(1 / 1.25)))
-        tools.addWidget(self._tool("+", "Zoom in (+)", lambda: self.photo.zoom_by(1.25)))
-        tools.addWidget(self.zoom_label)
-        tools.addSpacing(12)
-        tools.addWidget(QLabel("Brightness"))
-        tools.addWidget(self.brightness)
-        tools.addWidget(QLabel("Contrast"))
-        tools.addWidget(self.contrast)
-        tools.addWidget(self._tool("Reset", "Reset brightness and contrast (R)", self.reset_adjustments))
-        tools.addStretch(1)
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
@@ -127,7 +142,7 @@ class BinView(QWidget):
         top_layout.addWidget(self.info)
         top_layout.addWidget(self.warning)
         top_layout.addWidget(self.banner)
-        top_layout.addLayout(tools)
+        top_layout.addWidget(self._photo_tools())
         top_layout.addWidget(self.photo, 1)
         return top
 
@@ -307,8 +322,8 @@ class BinView(QWidget):
     def _show_blind(self) -> None:
         """Show or hide the counts (see counts_hidden): predictions, SKU quantities, labels in the history."""
         hidden = self.counts_hidden
-        for panel in self.model_panels.values():
-            panel.setVisible(not hidden)
+        for kind, panel in self.model_panels.items():
+            panel.setVisible(not hidden and self.models.get(kind) is not None)  # no active model: no empty panel
         self.blind_note.setVisible(hidden)
         self.skus.hide_quantities(hidden)
         self.history.hide_labels(hidden)

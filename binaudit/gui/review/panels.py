@@ -78,6 +78,7 @@ class ModelPrediction(QWidget):
         self.title = title
         self.header = QLabel(title)
         self.header.setObjectName("predictionHeader")
+        self.header.setWordWrap(True)  # a long model name wraps instead of widening the bin view
         self.bars = ProbabilityBars(self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

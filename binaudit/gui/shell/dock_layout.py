@@ -8,11 +8,13 @@ by common.settings) brings back which docks are open, where, and how big.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtWidgets import QDockWidget, QMainWindow
 
-DOCK_SHARE = 0.28  # of the window's width, the first time a dock opens
-DOCK_MIN_W, DOCK_MAX_W = 300, 520
+from binaudit.gui.common import settings
+
+DOCK_SHARE = 0.22  # of the window's width, the first time a dock opens (1280 px: 282 px, the photo keeps 55%)
+DOCK_MIN_W, DOCK_MAX_W = 280, 480
 
 
 class DockLayout:
@@ -21,6 +23,7 @@ class DockLayout:
     def __init__(self, window: QMainWindow):
         self.window = window
         self._sized: set[str] = set()
+        self._state: QByteArray | None = None  # the restored state, until the first workspace is in place
 
     def add(self, dock: QDockWidget, area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea) -> None:
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable
@@ -33,6 +36,15 @@ class DockLayout:
     def restored(self) -> None:
         """The window's saved state is back: every dock keeps the size and place it had when the window closed."""
         self._sized.update(dock.objectName() for dock in self.window.findChildren(QDockWidget))
+        state = settings.get(settings.STATE)
+        self._state = state if isinstance(state, QByteArray) else None
+
+    def settle(self) -> None:
+        """The first workspace is in the middle: restore the docks' widths once more. QMainWindow restored them
+        around a placeholder, and swapping in the workspace gave it only its minimum and the docks the rest."""
+        state, self._state = self._state, None
+        if state is not None:  # once the workspace is laid out
+            QTimer.singleShot(0, lambda: self.window.restoreState(state))
 
     def _first_open(self, dock: QDockWidget) -> None:
         """Open for the first time: a bounded share of the width (docked left/right) or of the height."""

@@ -209,6 +209,7 @@ class MainWindow(QMainWindow):
                                         self.width())
         self.loader, self.browser, self.bin_view, self.controller = wb.loader, wb.browser, wb.bin_view, wb.controller
         self.setCentralWidget(wb)
+        self.docks.settle()  # the docks' saved widths again, now that the workspace is in the middle
         self._wire_workspace()
         self.browser.set_grid(self.actions_.grid.isChecked())
         self.set_blind(self.actions_.blind.isChecked())

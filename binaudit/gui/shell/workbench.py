@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtCore import QByteArray, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from binaudit.core.labels import LabelEvent
 from binaudit.gui.browse.browser import BrowserPanel
@@ -25,13 +25,15 @@ from binaudit.gui.review.bin_view import BinView
 from binaudit.gui.review.curation import BulkPrompts, Curation
 from binaudit.gui.review.decisions import Decisions, LabelPrompts
 from binaudit.gui.review.labeling import Conflict, LabelController
+from binaudit.gui.shell.photo_splitter import PhotoFirstSplitter
 
 PREFETCH_PHOTOS = 3
 HANDLE_W = 7  # the browser/bin view splitter handle: wide enough to grab, drawn so it can be seen
 HANDLE_STYLE = ("QSplitter#mainSplitter::handle { background: palette(midlight); border-left: 1px solid palette(mid);"
                 " border-right: 1px solid palette(mid); margin: 40px 2px; }"
                 "QSplitter#mainSplitter::handle:hover { background: palette(highlight); }")
-PHOTO_SHARE = 0.6  # of the width, for the bin view, until the user moves the handle
+PHOTO_SHARE = 0.64  # of the width, for the bin view, until the user moves the handle
+LIST_MAX_W = 520  # the list's first width at most (a wide window gives the rest to the photo)
 
 
 class WorkbenchPrompts(LabelPrompts, BulkPrompts, Protocol):
@@ -62,21 +64,21 @@ class Workbench(QWidget):
         layout.addWidget(self.splitter)
         self._wire()
 
-    def _splitter(self, width: int) -> QSplitter:
-        """The browser beside the bin view, split as the user left it last time (else 40:60, the photo wider)."""
-        splitter = QSplitter(Qt.Orientation.Horizontal)
+    def _splitter(self, width: int) -> PhotoFirstSplitter:
+        """The browser beside the bin view, split as the user left it last time (else the photo the wider); when
+        space runs short the list gives way first (shell.photo_splitter)."""
+        splitter = PhotoFirstSplitter()
         splitter.setObjectName("mainSplitter")
         splitter.setHandleWidth(HANDLE_W)
         splitter.setStyleSheet(HANDLE_STYLE)
         splitter.addWidget(self.browser)
         splitter.addWidget(self.bin_view)
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
         splitter.setChildrenCollapsible(False)
         state = settings.get(settings.SPLITTER)
-        if not (isinstance(state, QByteArray) and splitter.restoreState(state)):
-            width = max(width, 1000)
-            splitter.setSizes([int(width * (1 - PHOTO_SHARE)), int(width * PHOTO_SHARE)])
+        if not (isinstance(state, QByteArray) and splitter.restore(state)):
+            splitter.want(min(1 - PHOTO_SHARE, LIST_MAX_W / max(width, 1000)))
         return splitter
 
     def _first_guess(self) -> int | None:
