@@ -8,11 +8,12 @@ and `layer_groups()` gives the stem + early blocks, the late blocks and the head
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from .weights import PretrainedWeightsUnavailable, read_state_dict
 
 ARCH = "efficientnet_lite0"
 FEATURES = 1280  # the width of its pooled features, the count head's input
@@ -71,8 +72,7 @@ def build_body() -> nn.Module:
     return EfficientNet.from_name("efficientnet-lite0")
 
 
-def build_efficientnet(head: nn.Module, weights: str | os.PathLike | None,
-                       read_state_dict: Callable[[Path], dict[str, torch.Tensor]]) -> EfficientNetCounter:
+def build_efficientnet(head: nn.Module, weights: str | os.PathLike | None) -> EfficientNetCounter:
     """EfficientNet-Lite0 with `head` as its count head; weights None (scratch), "imagenet" (the packaged
     file, no download) or a local state dict file of this architecture (read with weights_only)."""
     body = build_body()
@@ -83,7 +83,6 @@ def build_efficientnet(head: nn.Module, weights: str | os.PathLike | None,
         missing, unexpected = body.load_state_dict(state, strict=False)
         missing = [k for k in missing if not k.startswith("_fc.")]
         if missing or unexpected:
-            from .resnet import PretrainedWeightsUnavailable
             raise PretrainedWeightsUnavailable(f"{path} does not fit {ARCH}: missing {missing[:3]}, "
                                                f"unexpected {unexpected[:3]}")
     body._fc = nn.Identity()

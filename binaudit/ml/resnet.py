@@ -18,16 +18,13 @@ from . import device as devmod
 from . import efficientnet
 from .heads import build_head, check_head, head_classes, probabilities
 from .preprocess import eval_transform, tta_views
+from .weights import PretrainedWeightsUnavailable, read_state_dict
 
 ARCHITECTURES: dict[str, tuple] = {
     "resnet18": (models.resnet18, models.ResNet18_Weights.IMAGENET1K_V1),
     "resnet34": (models.resnet34, models.ResNet34_Weights.IMAGENET1K_V1),
     "resnet50": (models.resnet50, models.ResNet50_Weights.IMAGENET1K_V2),
 }
-
-
-class PretrainedWeightsUnavailable(RuntimeError):
-    """ImageNet weights were asked for but cannot be downloaded or read."""
 
 
 def known_architecture(arch: str) -> bool:
@@ -48,8 +45,7 @@ def build_resnet(arch: str, num_classes: int = 6, weights: str | os.PathLike | N
     "imagenet" (torchvision's weights API), or a local ImageNet state dict file."""
     check_head(head)
     if arch == efficientnet.ARCH:
-        return efficientnet.build_efficientnet(build_head(efficientnet.FEATURES, int(num_classes), head), weights,
-                                               read_state_dict)
+        return efficientnet.build_efficientnet(build_head(efficientnet.FEATURES, int(num_classes), head), weights)
     ctor, imagenet = _constructor(arch)
     if weights is None:
         model = ctor(weights=None)
@@ -71,38 +67,6 @@ def _download_imagenet(ctor, imagenet, arch: str) -> nn.Module:
             f"Offline? Download {imagenet.url} elsewhere and pass the local file instead "
             f"(a .pth state dict or a .safetensors file), or train from scratch."
         ) from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:200]
-
-
-def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """Read a state dict without unpickling: safetensors, or torch.load(weights_only=True) for .pth/.pt.
-
-    Every failure is a PretrainedWeightsUnavailable with a one-line message."""
-    if not path.is_file():
-        raise PretrainedWeightsUnavailable(f"weights file not found: {path} (pass an existing .pth/.pt "
-                                           f"state dict or .safetensors file, or --weights none)")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-        try:
-            return load_file(str(path), device="cpu")
-        except Exception as exc:
-            raise PretrainedWeightsUnavailable(f"{path} is not a readable safetensors file "
-                                               f"({_first_line(exc)})") from exc
-    try:
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise PretrainedWeightsUnavailable(f"{path} is not a plain tensor state dict (refused by "
-                                           f"torch.load(weights_only=True): {_first_line(exc)})") from exc
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise PretrainedWeightsUnavailable(f"{path} holds a {type(state).__name__} that is not a "
-                                           f"name -> tensor state dict")
-    return state
 
 
 def _load_imagenet_file(model: nn.Module, path: Path) -> None:
