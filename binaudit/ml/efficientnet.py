@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import cast
 
 import torch
 from torch import nn
@@ -36,7 +37,7 @@ class EfficientNetCounter(nn.Module):
 
     def layer_groups(self) -> list[list[nn.Parameter]]:
         """Stem and the first half of the blocks, the other blocks and the head convolution, the count head."""
-        blocks = list(self.body._blocks)
+        blocks = list(cast(nn.ModuleList, self.body._blocks))
         half = len(blocks) // 2
         first = [self.body._conv_stem, self.body._bn0, *blocks[:half]]
         middle = [*blocks[half:], self.body._conv_head, self.body._bn1]
