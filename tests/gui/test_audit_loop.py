@@ -151,10 +151,36 @@ def test_a_random_sample_is_marked_reviewed_in_order_and_gives_the_verdict(
         if trained_store.effective_label(b.image_id).status not in (L.CONFIRMED, L.CORRECTED):
             w.browser.select_row(row)
             key(qtbot, w, str(truth[b.image_id]))
-    wait_for(qtbot, lambda: w.audit.dock.panel.view.better is not None, 30_000)
+    wait_for(qtbot, lambda: "Random sample #1: 40 of 40 bins reviewed" in panel_text(w), 30_000)
     text = panel_text(w)
+    assert w.audit.dock.panel.view.better is not None
     assert text.startswith(("Better than random", "No better than random", "Worse than random"))
     rate = next(value for name, value, _ in w.audit.dock.panel.view.rows if name == "Inventory variance rate")
     assert re.fullmatch(r"\d+\.\d% \(\d+\.\d\u2013\d+\.\d%\)", rate)  # the rate and its 95% interval
     assert "Record accuracy" in text and "95% intervals" in w.audit.dock.panel.view.note
-    assert "Random sample #1: 40 of 40 bins reviewed" in text
+
+
+def test_an_update_also_fine_tunes_the_models_when_asked(
+        qtbot, part2_window: MainWindow, trained_store: Store, synth_dataset: Path) -> None:
+    from binaudit.core.compare import missing_predictions
+    from training.run_state import FINISHED
+
+    w, truth = part2_window, true_counts(synth_dataset)
+    settings.put(settings.QUEUE_UPDATE_EVERY, 0)
+    settings.put(settings.QUEUE_FINETUNE, True)
+    parent = trained_store.active_model("svm")
+    key(qtbot, w, Qt.Key.Key_A, CTRL | SHIFT)
+    review(qtbot, w, truth, 12)
+    with qtbot.waitSignal(w.audit.updater.updated, timeout=60_000):
+        key(qtbot, w, Qt.Key.Key_U, CTRL)  # Label > Update the Queue
+    proc = w.audit.finetuner.runs[int(parent["id"])]  # `python -m training finetune --model ID`, a subprocess
+    assert proc.request.command == "finetune" and proc in w.training.processes and id(proc) not in w.training.views
+    review(qtbot, w, truth, 2)  # labelling goes on while it trains
+    wait_for(qtbot, lambda: not proc.active, 180_000)
+    assert proc.state == FINISHED, proc.tail_text(20)
+    new_id = int(proc.model_id)
+    wait_for(qtbot, lambda: any(v.new_model["id"] == new_id for v in w.training.compares), 180_000)
+    all_ids = [r["image_id"] for r in trained_store.query("SELECT image_id FROM images WHERE path IS NOT NULL")]
+    assert not missing_predictions(trained_store, new_id, all_ids)  # scored on every bin in the background
+    assert trained_store.active_model("svm")["id"] == parent["id"]  # activation stays the user's choice
+    assert "Fine-tuned model" in w.statusBar().currentMessage()

@@ -99,14 +99,15 @@ class FineTuner(QObject):
                        proc.request.db_path, model_id, self._device(), pool=self.training.pool, parent=self)
         self.training.background_jobs.append(job)  # cancelled if the app quits meanwhile
         self.training.job_status.follow(job)
-        job.finished.connect(lambda _summary: self._scored(job, model_id))
+        parent = proc.request.args[proc.request.args.index("--model") + 1]
+        job.finished.connect(lambda _summary: self._scored(job, model_id, parent))
         job.failed.connect(lambda msg: self._job_over(job, f"Model #{model_id} was not scored: {msg}"))
         job.cancelled.connect(lambda: self._job_over(job, f"Scoring model #{model_id} was cancelled."))
         job.start()
 
-    def _scored(self, job: ModelJob, model_id: int) -> None:
-        self._job_over(job, f"Fine-tuned model #{model_id} has scored every bin: compare it and activate it "
-                            "if it is better (Training > Models).")
+    def _scored(self, job: ModelJob, model_id: int, parent: str) -> None:
+        self._job_over(job, f"Fine-tuned model #{model_id} (from #{parent}) has scored every bin: compare it and "
+                            "activate it if it is better (Training > Models).")
         if self.session is not None:
             self.training.compare(model_id)
             if self.training.models_view is not None:

@@ -10,6 +10,7 @@ computes it in a worker (one at a time, the latest request wins); quality.qualit
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from binaudit.gui.common.session import WorkspaceSession
 
 log = logging.getLogger("binaudit.gui")
 REFRESH_MS = 800  # decisions come in bursts: one report after the burst
+BUSY_SHARE = 3    # at most one report per BUSY_SHARE x its own duration (a big workspace's report takes seconds)
 VERDICT_COLOURS = {True: "#2e7d32", False: "#c62828", None: "#7a5c00"}
 
 
@@ -80,6 +82,7 @@ class QueueQualityPanel(QWidget):
         self._task: workers.Task | None = None
         self._again = False
         self._stale = True
+        self._started = self._last_seconds = 0.0
         self.reports = 0  # reports shown so far (tests wait on it)
         session.indexLoaded.connect(self.refresh_soon)
 
@@ -89,9 +92,10 @@ class QueueQualityPanel(QWidget):
             self.refresh()
 
     def refresh_soon(self) -> None:
+        """Labels or the queue changed: a report after the burst, spaced by how long the last one took."""
         self._stale = True
-        if self.isVisible():
-            self._timer.start()
+        if self.isVisible() and not self._timer.isActive():
+            self._timer.start(max(REFRESH_MS, int(BUSY_SHARE * 1000 * self._last_seconds)))
 
     def refresh(self) -> None:
         """Compute the report in a worker (one at a time; a request meanwhile runs once it is in)."""
@@ -102,11 +106,13 @@ class QueueQualityPanel(QWidget):
             self._again = True
             return
         self._stale = False
+        self._started = time.monotonic()
         self._task = workers.start(read_report, str(self.session.workspace.db_path), on_done=self._show,
                                    on_error=self._failed, pool=self.pool, owner=self)
 
     def _finished(self) -> None:
         self._task = None
+        self._last_seconds = time.monotonic() - self._started
         if self._again:
             self._again = False
             self.refresh()

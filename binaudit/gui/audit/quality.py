@@ -68,7 +68,11 @@ def figure_rows(r: Report) -> list[tuple[str, str, str]]:
                      f"{r.sample.reviewed:,} of {r.sample.size:,} bins reviewed, {r.sample.found:,} variances"
                      + (", stratified" if r.sample.stratified else ""),
                      f"Drawn by {r.sample.created_by} at random from {r.sample.population:,} bins; review every one"))
-    source = f"random sample #{r.sample.id}" if r.sample is not None else ""
+    used = r.estimate_sample or r.sample
+    source = f"random sample #{used.id} ({used.reviewed:,} bins reviewed)" if used is not None else ""
+    if used is not None and r.sample is not None and used.id != r.sample.id:
+        rows.append(("Estimates from", f"random sample #{used.id}: {used.reviewed:,} of {used.size:,} reviewed",
+                     f"Sample #{r.sample.id} has no estimate yet; the newest sample with one is used"))
     if r.variance_rate is not None:
         rows.append(("Inventory variance rate", _rate(r.variance_rate),
                      f"Share of all {r.population:,} bins whose recorded count is wrong, from {source} "
@@ -107,5 +111,5 @@ def quality_view(r: Report) -> QualityView:
         note = (note + " " if note else "") + f"In force: {r.queue_update}"
     tip = (f"Lift {r.lift:.2f} (queue hits / random review's expected hits)" if np.isfinite(r.lift)
            else "The lift needs a reviewed random sample")
-    better = None if r.sample is None or r.random_rate is None else r.verdict.better_than_random
+    better = None if r.random_rate is None else r.verdict.better_than_random
     return QualityView(verdict_text(r), better, tip, figure_rows(r), axis, found, random, low, high, best, note)
