@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QMessageBox, QToolBar
 
 from binaudit.core.store import Store
 from binaudit.core.workspace import Workspace
+from binaudit.gui.browse.table_model import COLUMN_KEYS
 from binaudit.gui.shell.main_window import MainWindow
 from binaudit.gui.training.process import TrainingRequest
 from tests.gui.support import answer_modal, wait_for
@@ -150,3 +151,18 @@ def test_sku_names_elide_with_the_full_name_in_a_tooltip(qtbot, window) -> None:
     cell = table.item(0, 1)
     assert cell.text() == long_name and cell.toolTip() == long_name
     assert table.textElideMode() == Qt.TextElideMode.ElideRight
+
+
+def test_no_empty_model_columns_and_a_queue_bar_that_wraps(qtbot, window, part2_window) -> None:
+    """A kind with no active model gets no columns (the trained workspace has an SVM only), so the Mismatch
+    column stays in view; the audit queue's bar wraps in a narrow list instead of widening it."""
+    def hidden(w, key: str) -> bool:
+        return w.browser.table.isColumnHidden(COLUMN_KEYS.index(key))
+
+    assert not any(hidden(window, k) for k in ("resnet", "resnet_conf", "svm", "mismatch"))  # both active
+    w = part2_window
+    assert w.session.index.model_kinds() == ["svm"]
+    assert hidden(w, "resnet") and hidden(w, "resnet_conf") and not hidden(w, "svm") and not hidden(w, "mismatch")
+    w.actions_.audit_queue.trigger()
+    assert w.browser.queue_bar.isVisible() and "reviewed" in w.browser.queue_bar.text.text()
+    assert w.browser.minimumSizeHint().width() <= 240, w.browser.minimumSizeHint().width()

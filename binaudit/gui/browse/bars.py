@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QVBoxLayout, QWidget
 
 
 class QueueBar(QWidget):
@@ -16,14 +17,16 @@ class QueueBar(QWidget):
         self.text = QLabel()
         self.text.setWordWrap(True)  # the bar follows a narrow list instead of widening it
         self.progress = QProgressBar()
-        self.progress.setMaximumWidth(220)
-        self.progress.setMinimumWidth(40)
         self.progress.setTextVisible(False)
-        layout = QHBoxLayout(self)
+        self.progress.setFixedHeight(6)  # a thin line under the words, as wide as the list
+        top = QHBoxLayout()
+        top.addWidget(self.title, 0, Qt.AlignmentFlag.AlignTop)
+        top.addWidget(self.text, 1)
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 4, 8, 4)
-        layout.addWidget(self.title)
+        layout.setSpacing(3)
+        layout.addLayout(top)
         layout.addWidget(self.progress)
-        layout.addWidget(self.text, 1)
 
     def show_progress(self, title: str, reviewed: int, total: int, variances: int, uncountable: int,
                       blind: bool, corrected_noun: str = "variances found") -> None:
@@ -31,6 +34,8 @@ class QueueBar(QWidget):
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(reviewed)
         pct = 100.0 * reviewed / total if total else 0.0
+        if variances == 1:
+            corrected_noun = corrected_noun.replace("variances", "variance")
         self.text.setText(f"{reviewed:,} of {total:,} reviewed ({pct:.0f}%)  \u00b7  {variances:,} {corrected_noun}"
                           f"  \u00b7  {uncountable:,} uncountable" + ("  \u00b7  blind" if blind else ""))
 

@@ -15,6 +15,7 @@ from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QStackedWidget, QTableView, QVBoxLayout, QWidget
 
 from binaudit.core.browse import BrowseFilter
+from binaudit.core.kinds import MODEL_KINDS
 from binaudit.core.store import Store
 from binaudit.gui.browse.bars import QueueBar, SubsetBar
 from binaudit.gui.browse.filter_bar import FilterBar
@@ -127,6 +128,7 @@ class BrowserPanel(QWidget):
     # ------------------------------------------------------------------ index and filters
     def index_loaded(self) -> None:
         self.model.set_index(self.session.index)
+        self.show_columns()
         self.stack.setCurrentWidget(self.grid if self._grid_mode else self.table)
         if self.model.rowCount() and self._row < 0:
             self.select_row(0)
@@ -240,10 +242,18 @@ class BrowserPanel(QWidget):
             self.model.sort(0)  # by id
             self._show_sort()
         self.grid.set_blind(blind)
-        for i, column in enumerate(COLUMNS):
-            self.table.setColumnHidden(i, blind and column.predictive)
+        self.show_columns()
         self.table.viewport().update()
         self.update_queue_bar()
+
+    def show_columns(self) -> None:
+        """The columns worth their width: none of the models' in blind review, none of a kind with no active model
+        (an empty ResNet pair pushed the Mismatch column out of a narrow list)."""
+        active = set(self.session.index.model_kinds()) if self.session.loaded else set()
+        for i, column in enumerate(COLUMNS):
+            kind = column.key.split("_")[0]
+            self.table.setColumnHidden(i, (self.blind and column.predictive) or (kind in MODEL_KINDS
+                                                                                 and kind not in active))
 
     # ------------------------------------------------------------------ views
     def set_grid(self, grid: bool) -> None:

@@ -28,8 +28,8 @@ from binaudit.gui.review.labeling import Decision, LabelController, LabelState, 
 PAUSE_SETTING = "labels/two_digit_pause_ms"
 DEFAULT_PAUSE_MS = 600
 RETRY_MS = 50  # a typed count whose pause ended while the previous label was still being saved
-BLIND_CONFIRM = ("Blind review: there is no recorded count on screen to confirm. Type the count you see "
-                 "(0\u20139, two digits for 10\u201319, N for any count).")
+# short: the status bar shares its width with the workspace, the counts and the models
+BLIND_CONFIRM = "Blind review: no count to confirm. Type the count you see (0\u20139, 10\u201319, N)."
 
 
 class LabelPrompts(Protocol):
