@@ -37,10 +37,12 @@ class EfficientNetCounter(nn.Module):
 
     def layer_groups(self) -> list[list[nn.Parameter]]:
         """Stem and the first half of the blocks, the other blocks and the head convolution, the count head."""
-        blocks = list(cast(nn.ModuleList, self.body._blocks))
+        part = {name: cast(nn.Module, getattr(self.body, name)) for name in
+                ("_conv_stem", "_bn0", "_blocks", "_conv_head", "_bn1")}
+        blocks = list(cast(nn.ModuleList, part["_blocks"]))
         half = len(blocks) // 2
-        first = [self.body._conv_stem, self.body._bn0, *blocks[:half]]
-        middle = [*blocks[half:], self.body._conv_head, self.body._bn1]
+        first = [part["_conv_stem"], part["_bn0"], *blocks[:half]]
+        middle = [*blocks[half:], part["_conv_head"], part["_bn1"]]
         return [[p for m in first for p in m.parameters()], [p for m in middle for p in m.parameters()],
                 list(self.fc.parameters())]
 
