@@ -1,6 +1,7 @@
 """`python -m training`: train ResNet and SVM counters on a workspace's effective labels.
 
-Subcommands: resnet (train a recipe), resume, svm, baselines, lr-find, recipes. Progress goes to stdout
+Subcommands: resnet (train a recipe), resume, svm, finetune (a registered model trained further on the
+verified labels), baselines, lr-find, recipes. Progress goes to stdout
 as JSON lines (docs/TRAINING.md); logging to stderr. Exit codes: 0 finished, 1 failed, 2 usage, 3 cancelled.
 """
 
@@ -44,6 +45,9 @@ def cmd_resnet(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     from .runs import read_json
     saved = read_json(Path(args.run_dir) / "config.json")
+    if saved["kind"] == "finetune" and (saved["config"].get("finetune") or {}).get("model_kind") == "resnet":
+        from .finetune import resume_finetune
+        return resume_finetune(args.db or saved["db"], Path(args.run_dir), _resume_recipe(saved, args))
     if saved["kind"] != "resnet":
         print(f"training: {args.run_dir} is a {saved['kind']} run; only ResNet runs resume "
               "(SVM runs are short: start a new one)", file=sys.stderr)
@@ -145,6 +149,28 @@ def _svm_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=0)
 
 
+# ---------------------------------------------------------------------- finetune
+def cmd_finetune(args: argparse.Namespace) -> int:
+    """A new version of a registered model trained further on the verified labels (training.finetune)."""
+    from .finetune import FinetuneOptions, run_finetune
+    from .session import guarded_run
+    options = FinetuneOptions(args.model, args.epochs, args.verified_weight, args.lr, args.device, args.workers,
+                              args.threads).validate()
+    _apply_threads(args.threads)
+    return guarded_run(lambda scope: run_finetune(scope, args.db, options))
+
+
+def _finetune_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", type=int, required=True, metavar="ID", help="the registered model to start from")
+    p.add_argument("--epochs", type=int, default=2, help="ResNet: epochs at the low rate (an SVM is refitted)")
+    p.add_argument("--verified-weight", type=float, default=3.0, metavar="W",
+                   help="weight of a training photo whose label a person confirmed or corrected (others: 1)")
+    p.add_argument("--lr", type=float, default=None, help="ResNet: learning rate (default: the parent's / 10)")
+    p.add_argument("--device", default=None, help="ResNet: auto, cpu, cuda, mps (an SVM runs on the CPU)")
+    p.add_argument("--workers", type=int, default=None, help="data loader / feature extraction processes")
+    p.add_argument("--threads", type=int, default=0)
+
+
 # ---------------------------------------------------------------------- baselines, lr-find, recipes
 def cmd_baselines(args: argparse.Namespace) -> int:
     from .baselines_cli import run_baselines_cli
@@ -188,6 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
     _db_argument(p)
     _svm_arguments(p)
     p.set_defaults(func=cmd_svm)
+
+    p = sub.add_parser("finetune", help="a new model version: a registered model trained further on the verified "
+                       "labels (weighted), keeping its out-of-fold predictions")
+    _db_argument(p)
+    _finetune_arguments(p)
+    p.set_defaults(func=cmd_finetune)
 
     p = sub.add_parser("baselines", help="classic baselines: per-class accuracy table (counts x methods)")
     _db_argument(p)

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,7 @@ class TrainedResNet:
     dist: DistInfo
     evaluate: SplitEvaluator
     cross_fit: CrossFit | None = None  # the training photos' out-of-fold predictions (--cross-fit K)
+    before_register: Callable[[Path], None] | None = None  # adds to the saved manifest (a fine-tune's parent)
 
     @property
     def num_classes(self) -> int:
@@ -133,5 +135,7 @@ def register(run: TrainedResNet, input_size: int, metrics: dict[str, Any], calib
     if run.cross_fit is not None:
         run.cross_fit.save(manifest, f"ResNet: {run.cross_fit.folds} fold models by bin, each trained as the run "
                                      f"on the other folds' training bins, temperature fitted on val")
+    if run.before_register is not None:
+        run.before_register(manifest)
     return modelfiles.register_model_file(s.store, manifest, run_id=s.run_id, label_snapshot=s.label_snapshot,
                                           name=f"{recipe.arch} {recipe.name} (run {s.run_id})")

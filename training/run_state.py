@@ -21,7 +21,7 @@ STARTING, RUNNING, FINISHED, FAILED, CANCELLED, CRASHED = (
     "starting", "running", "finished", "failed", "cancelled", "crashed")
 FINAL_EVENTS = (FINISHED, FAILED, CANCELLED)
 TAIL_LINES = 40
-TITLES = {"resnet": "ResNet run", "svm": "SVM run", "lr-find": "Learning-rate range test"}
+TITLES = {"resnet": "ResNet run", "svm": "SVM run", "finetune": "Fine-tune run", "lr-find": "Learning-rate range test"}
 
 
 class RunState:

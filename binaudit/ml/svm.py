@@ -111,10 +111,12 @@ class FeatureSpec:
 
 def fit_svm(X: np.ndarray, y: np.ndarray, kernel: str = "rbf", C: float = 100.0,
             gamma: str | float = "scale", n_components: int | None = 100,
-            degree: int = 3, coef0: float = 0.0, random_state: int = 0) -> Pipeline:
+            degree: int = 3, coef0: float = 0.0, random_state: int = 0,
+            sample_weight: np.ndarray | None = None) -> Pipeline:
     """Fit StandardScaler -> PCA(randomized) -> SVC on float64 features; n_components None/0 skips PCA.
 
     No probability=True: probabilities come from TorchSVM.calibrate (see the module docstring).
+    sample_weight scales each photo's slack penalty in the SVC (C x weight); the scaler and PCA are unweighted.
     """
     if kernel not in KERNELS:
         raise ValueError(f"unknown kernel {kernel!r}; choose one of {KERNELS}")
@@ -124,7 +126,8 @@ def fit_svm(X: np.ndarray, y: np.ndarray, kernel: str = "rbf", C: float = 100.0,
         k = int(min(n_components, X.shape[0], X.shape[1]))
         pca = PCA(n_components=k, svd_solver="randomized", random_state=random_state)
     svc = SVC(kernel=kernel, C=C, gamma=gamma, degree=degree, coef0=coef0, random_state=random_state)
-    return Pipeline([("scale", StandardScaler()), ("pca", pca), ("svc", svc)]).fit(X, np.asarray(y))
+    return Pipeline([("scale", StandardScaler()), ("pca", pca), ("svc", svc)]).fit(
+        X, np.asarray(y), svc__sample_weight=sample_weight)
 
 
 # ---------------------------------------------------------------- torch inference
