@@ -8,7 +8,7 @@ hands it each workspace's session and workbench, and lists the bins of sampleReq
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtWidgets import QDialog, QWidget
@@ -87,6 +87,12 @@ class AuditMenu(QObject):
         self.dock.refresh_soon()
 
     # ------------------------------------------------------------------ queue updates
+    def connect_actions(self, actions: Any) -> None:
+        """Label > Update the Queue, Random-Sample Audit and Queue Update Settings."""
+        actions.update_queue.triggered.connect(self.update_queue)
+        actions.random_sample.triggered.connect(self.random_sample)
+        actions.queue_settings.triggered.connect(self.edit_settings)
+
     def update_queue(self) -> bool:
         """Label > Update the Queue: refit the queue on the reviews in the background."""
         return self.updater.update(automatic=False)

@@ -13,3 +13,9 @@ def local_time(iso: str | None) -> str:
         return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
     except ValueError:
         return iso
+
+
+def active_models_text(models: dict[str, dict | None]) -> str:
+    """The status bar's active models: "kind: name #id" for each model kind, "kind: none" where none is active."""
+    return "  ".join(f"{kind}: {m.get('name') or m.get('architecture')} #{m['id']}" if m else f"{kind}: none"
+                     for kind, m in models.items())

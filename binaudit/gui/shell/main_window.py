@@ -24,6 +24,7 @@ from binaudit.gui.browse.thumbnails import ImageLoader
 from binaudit.gui.charts.dock import ChartsDock
 from binaudit.gui.common import settings
 from binaudit.gui.common.errors import show_error, user_message
+from binaudit.gui.common.formatting import active_models_text
 from binaudit.gui.common.resources import icon
 from binaudit.gui.common.session import POLL_MS, WorkspaceSession
 from binaudit.gui.data.export_menu import ExportMenu
@@ -36,7 +37,7 @@ from binaudit.gui.shell.dock_layout import DockLayout
 from binaudit.gui.shell.welcome import welcome_page
 from binaudit.gui.shell.workbench import Workbench
 from binaudit.gui.shell.workspace_tools import WorkspaceTools
-from binaudit.gui.training.device_probe import DeviceProbe
+from binaudit.gui.training.device_probe import DeviceProbe, probe_into
 from binaudit.gui.training.menu import TrainingMenu
 
 log = logging.getLogger("binaudit.gui")
@@ -77,11 +78,8 @@ class MainWindow(QMainWindow):
         self.actions_.grid.setChecked(settings.get(settings.VIEW_MODE, "table") == "grid")
         if settings.restore_window(self):
             self.docks.restored()
-        self.device_probe: DeviceProbe | None = None
-        if detect_device:
-            self.device_probe = DeviceProbe(str(settings.get(settings.DEVICE, "auto")), self)
-            self.device_probe.found.connect(lambda d: self.sb_device.setText(f"device: {d}"))
-            QTimer.singleShot(1500, self.device_probe.start)
+        self.device_probe: DeviceProbe | None = (
+            probe_into(self.sb_device, str(settings.get(settings.DEVICE, "auto")), self) if detect_device else None)
         if workspace is not None:  # opened right after the first paint: the window shows up at once
             opening = QLabel(f"Opening {workspace.root}\u2026", alignment=Qt.AlignmentFlag.AlignCenter)
             opening.setObjectName("placeholder")
@@ -102,7 +100,6 @@ class MainWindow(QMainWindow):
         if workspace is not None:
             self.open_workspace(workspace)
 
-    # ------------------------------------------------------------------ building
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
         self.sb_workspace, self.sb_counts, self.sb_models, self.sb_device = (QLabel() for _ in range(4))
@@ -164,10 +161,8 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _=False, k=kind: self.exports.choose(k))
         for part in (self.training, self.exports, self.importer, self.audit):
             part.message.connect(bar.showMessage)
-        a.update_queue.triggered.connect(self.audit.update_queue)
-        a.random_sample.triggered.connect(self.audit.random_sample)
-        a.queue_settings.triggered.connect(self.audit.edit_settings)
-        self.audit.sampleRequested.connect(self._show_sample)
+        self.audit.connect_actions(a)
+        self.audit.sampleRequested.connect(lambda title, ids: self._show_subset(title, ids, ordered=True))
         self.importer.imported.connect(self._imported)
         a.bulk_exclude.triggered.connect(lambda: self.workbench and self.workbench.curation.bulk_exclude())
         a.bulk_uncountable.triggered.connect(lambda: self.workbench and self.workbench.curation.bulk_uncountable())
@@ -188,7 +183,6 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(welcome_page([a.open_workspace, a.import_dataset, a.open_demo]))
         self.sb_workspace.setText("no workspace")
 
-    # ------------------------------------------------------------------ workspace lifecycle
     def open_workspace(self, workspace: Workspace) -> bool:
         """Close the current workspace and open another; False (with a message) if it cannot be opened."""
         if not workspace.exists():
@@ -257,13 +251,11 @@ class MainWindow(QMainWindow):
         if self.session is None:
             return
         self.tools.closed()
-        for part in (self.charts_dock, self.training, self.exports):
+        for part in (self.charts_dock, self.training, self.exports, self.audit):
             part.set_session(None)
-        self.audit.set_session(None)
         workbench, session = self.workbench, self.session
         self.session = self.workbench = self.loader = self.browser = self.bin_view = self.controller = None
-        self.actions_.audit_queue.setChecked(False)  # off for the next workspace; nothing here walks any more
-        self.actions_.issue_queue.setChecked(False)
+        self._leave_queues()  # off for the next workspace; nothing here walks any more
         if workbench is not None:
             workbench.shutdown()
         session.close()
@@ -289,7 +281,6 @@ class MainWindow(QMainWindow):
         """Label the image on screen with a count (what the 0-9 keys do); False if nothing was written."""
         return self.workbench is not None and self.workbench.decisions.set_count(count)
 
-    # ------------------------------------------------------------------ view
     def set_grid(self, grid: bool) -> None:
         settings.put(settings.VIEW_MODE, "grid" if grid else "table")
         if self.browser is not None:
@@ -320,20 +311,20 @@ class MainWindow(QMainWindow):
         if self.browser is not None:
             self.browser.focus_search()
 
-    def _show_subset(self, title: str, image_ids: list[str]) -> None:
-        """List only the bins a chart picked (e.g. a confusion-matrix cell)."""
-        if self.browser is not None:
-            self.browser.show_subset(title, image_ids)
-            self.browser.focus_view()
-
-    def _show_sample(self, title: str, image_ids: list[str]) -> None:
-        """List a random sample's bins in its review order, outside the queues (their order is the sample's)."""
-        if self.browser is None:
-            return
+    def _leave_queues(self) -> None:
         for action in (self.actions_.audit_queue, self.actions_.issue_queue):
             action.setChecked(False)
-        self.browser.show_subset(title, image_ids, ordered=True)
-        self.browser.select_row(self.browser.next_unreviewed_row(-1))  # where the sample's review stands
+
+    def _show_subset(self, title: str, image_ids: list[str], ordered: bool = False) -> None:
+        """List only the bins a chart picked (e.g. a confusion-matrix cell), or (ordered) a random sample's bins
+        in its review order, outside the queues, at the first one not yet reviewed."""
+        if self.browser is None:
+            return
+        if ordered:
+            self._leave_queues()
+        self.browser.show_subset(title, image_ids, ordered=ordered)
+        if ordered:
+            self.browser.select_row(self.browser.next_unreviewed_row(-1))
         self.browser.focus_view()
 
     def open_image(self, image_id: str) -> bool:
@@ -342,8 +333,7 @@ class MainWindow(QMainWindow):
         if self.browser is None:
             return False
         if not self.browser.select_image(image_id):
-            for action in (self.actions_.audit_queue, self.actions_.issue_queue):
-                action.setChecked(False)
+            self._leave_queues()
             self.browser.show_all()
         found = self.browser.select_image(image_id)
         if found:
@@ -357,13 +347,7 @@ class MainWindow(QMainWindow):
             self.sb_counts.setText(text)
 
     def _update_models(self) -> None:
-        if self.session is None:
-            self.sb_models.setText("")
-            return
-        models = self.session.active_models()
-        parts = [f"{kind}: {m.get('name') or m.get('architecture')} #{m['id']}" if m else f"{kind}: none"
-                 for kind, m in models.items()]
-        self.sb_models.setText("  ".join(parts))
+        self.sb_models.setText(active_models_text(self.session.active_models()) if self.session else "")
 
     # ------------------------------------------------------------------ open and import
     def _workspace(self) -> Workspace | None:
@@ -400,7 +384,6 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
         QTimer.singleShot(0, lambda: self.import_folder(folder))
 
-    # ------------------------------------------------------------------ closing
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.training.shutdown():
             event.ignore()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from PySide6.QtCore import QObject, QProcess, Signal
+from PySide6.QtCore import QObject, QProcess, QTimer, Signal
+from PySide6.QtWidgets import QLabel
 
 SCRIPT = ("import sys\nfrom binaudit.ml.device import choose_device\n"
           "try:\n    d = choose_device(sys.argv[1])\n    print(d)\n"
@@ -34,3 +35,11 @@ class DeviceProbe(QObject):
         if self.process.state() != QProcess.ProcessState.NotRunning:
             self.process.kill()
             self.process.waitForFinished(1000)
+
+
+def probe_into(label: QLabel, requested: str, parent: QObject, delay_ms: int = 1500) -> DeviceProbe:
+    """A probe started after delay_ms (the window paints first) that writes "device: ..." into label."""
+    probe = DeviceProbe(requested, parent)
+    probe.found.connect(lambda d: label.setText(f"device: {d}"))
+    QTimer.singleShot(delay_ms, probe.start)
+    return probe
