@@ -14,7 +14,7 @@ from binaudit.ml import efficientnet as eff
 from binaudit.ml import modelfiles as mf
 from binaudit.ml import resnet as rn
 
-pytest.importorskip("efficientnet_lite_pytorch", reason="the optional EfficientNet-Lite extra is not installed")
+pytest.importorskip("efficientnet_lite_pytorch", reason="the efficientnet extra (in the test extra) is not installed")
 
 
 def test_packaged_imagenet_weights_fill_the_body_and_the_head_is_ours() -> None:
