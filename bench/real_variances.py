@@ -419,9 +419,39 @@ def accuracy_section(store: Any, models: dict[str, int], truth: dict[str, dict[s
         have = [i for i in ids if i in pred]
         y = np.array([truth[i]["true_count"] for i in have], dtype=np.int64)
         out_of_fold = sum(r.get("source") == "oof" for r in rows)
+        probs = {r["image_id"]: r["probs"] for r in rows}
         out[kind] = {**count_metrics(y, np.array([pred[i] for i in have], dtype=np.int64)),
+                     "ece": expected_calibration_error([probs[i] for i in have], y),
                      "unscored": len(ids) - len(have), "out_of_fold_share": round(out_of_fold / max(len(rows), 1), 4)}
+    if len(models) > 1:
+        out["pool"] = pooled_metrics(store, ids, y_all)
     return out
+
+
+def expected_calibration_error(probs: list[list[float]], y: np.ndarray) -> float | None:
+    """ECE (15 bins, top label) of probability vectors against the original counts (None without rows)."""
+    from binaudit.core.calibration import calibration_bins, ece_from_bins
+
+    if not len(probs):
+        return None
+    width = min(len(p) for p in probs)
+    p = np.array([row[:width - 1] + [sum(row[width - 1:])] for row in probs])  # wider models: top class "or more"
+    return round(float(ece_from_bins(calibration_bins(p, np.minimum(y, width - 1)))), 4)
+
+
+def pooled_metrics(store: Any, ids: list[str], y: np.ndarray) -> dict[str, Any]:
+    """The queue's own count model: the log-linear pool of the active models (weights fitted on val), its argmax."""
+    from binaudit.core import variance
+    from binaudit.core.browse import BrowseIndex
+
+    index = BrowseIndex.load(store)
+    _, pooled = variance.combine(index._pool_probs(), index.recorded, index.pool)
+    rows = np.array([index.position(i) for i in ids])
+    p = pooled[rows]
+    scored = np.isfinite(p).all(axis=1)
+    pred = p[scored].argmax(axis=1)
+    return {**count_metrics(y[scored], pred), "ece": expected_calibration_error(p[scored].tolist(), y[scored]),
+            "weights": index.pool.weights, "unscored": int((~scored).sum())}
 
 
 def commonest_count(images: dict[str, dict[str, Any]]) -> int:
@@ -525,12 +555,14 @@ def print_table(result: dict[str, Any], models: dict[str, int]) -> None:
             f"{kind} {counts[kind]['out_of_fold_share']:.0%}" for kind in models) + ")"
         print(f"\n== {split} split{note}")
         print(f"count 0-{MAX_COUNT} against the original records (n={counts['chance']['n']}):")
-        print(f"  {'predictor':<28} {'accuracy':>9} {'RMSE':>7}")
+        print(f"  {'predictor':<28} {'accuracy':>9} {'RMSE':>7} {'ECE':>7}")
         rows = [("chance (uniform 0-5)", counts["chance"]),
                 (f"always {m['commonest_train_count']} (commonest)", counts["commonest"])]
         rows += [(f"{kind} (model {mid})", counts[kind]) for kind, mid in models.items()]
+        rows += [("pool of the models", counts["pool"])] if "pool" in counts else []
         for name, row in rows:
-            print(f"  {name:<28} {fmt(row['accuracy']):>9} {fmt(row['rmse'], pct=False):>7}")
+            print(f"  {name:<28} {fmt(row['accuracy']):>9} {fmt(row['rmse'], pct=False):>7} "
+                  f"{fmt(row.get('ece'), pct=False):>7}")
         print(f"planted variances: {var['planted']} (metadata rule flags {var['planted_flagged_by_metadata_rule']}; "
               f"{var['inconsistent_records']} inconsistent records in the split)")
         print(f"  {'order':<26} {'photos':>7} {'@5%':>7} {'random':>7} {'best':>7} {'@10%':>7} {'random':>7} "
