@@ -82,7 +82,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--budget", type=float, default=0.2, help="fraction of the population reviewed")
     ap.add_argument("--finetune-every", type=int, default=0,
                     help="fine-tune the active models every R rounds in the loop policy (0 = never)")
-    ap.add_argument("--finetune-epochs", type=int, default=1, help="epochs of each fine-tune")
+    ap.add_argument("--finetune-epochs", type=int, default=None,
+                    help="ResNet epochs of each fine-tune (default: the training module's)")
+    ap.add_argument("--verified-weight", type=float, default=None,
+                    help="weight of verified labels in each fine-tune (default: the training module's)")
     ap.add_argument("--split", choices=SPLITS, default="all", help="which bins form the audit population")
     ap.add_argument("--seed", type=int, default=0, help="seed of the planting, training and random orders")
     ap.add_argument("--limit", type=int, default=0,
@@ -112,8 +115,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 # ---------------------------------------------------------------------------------------------- the bins
-def prepare_out(out: Path) -> None:
-    """A fresh out folder; an existing one is replaced only if this script made it."""
+def prepare_out(out: Path, keep: Path | None = None) -> None:
+    """A fresh out folder; an existing one is replaced only if this script made it and it does not hold `keep`."""
+    if keep is not None and (keep == out or out in keep.parents):
+        raise SystemExit(f"audit_yield: --out {out} holds --from {keep}; choose another --out")
     if out.exists():
         if not (out / MARKER).exists():
             raise SystemExit(f"audit_yield: {out} exists and was not made by this script; choose another --out")
@@ -247,7 +252,7 @@ def simulate(ws: Path, policy: str, pop: Population, args: argparse.Namespace) -
                                "found_this_round": pop.variances(take)}
         if policy == "loop" and len(order) < budget:
             t = time.perf_counter()
-            row.update(run_loop(ws, args, len(rounds) + 1))
+            row.update(run_loop(ws, args, len(rounds) + 1, budget - len(order)))
             row["loop_seconds"] = round(time.perf_counter() - t, 2)
             loop_seconds += row["loop_seconds"]
         rounds.append(row)
@@ -257,12 +262,13 @@ def simulate(ws: Path, policy: str, pop: Population, args: argparse.Namespace) -
 
 
 # ---------------------------------------------------------------------------------------------- the loop
-def run_loop(ws: Path, args: argparse.Namespace, round_no: int) -> dict[str, Any]:
-    """The loop after a round: fine-tune and rescore every --finetune-every rounds, then update_queue."""
+def run_loop(ws: Path, args: argparse.Namespace, round_no: int, left: int) -> dict[str, Any]:
+    """The loop after a round: fine-tune and rescore every --finetune-every rounds (not when less than a full
+    round of reviews is left: minutes of training for a few bins), then update_queue."""
     from binaudit.core.audit.loop import update_queue
 
     out: dict[str, Any] = {}
-    if args.finetune_every and round_no % args.finetune_every == 0:
+    if args.finetune_every and round_no % args.finetune_every == 0 and left >= args.round:
         out["finetuned"] = finetune_and_score(ws, args, round_no)
     with Store.open(ws / "workspace.db") as store:
         update = update_queue(store, user=SIM_USER)
@@ -298,7 +304,11 @@ def stopping_check(ws: Path, pop: Population, args: argparse.Namespace, order: l
 
 
 def finetune_and_score(ws: Path, args: argparse.Namespace, round_no: int) -> dict[str, int]:
-    """`python -m training finetune` of each active model on the verified labels, then activate and score."""
+    """`python -m training finetune` of each active model on the verified labels, then activate and score.
+
+    The new version keeps its parent's out-of-fold predictions for the unreviewed training bins (the training
+    module's rule), so on those bins the queue changes only through update_queue; val and test bins are rescored.
+    """
     with Store.open(ws / "workspace.db") as store:
         active = {kind: int(m["id"]) for kind in ("svm", "resnet") if (m := store.active_model(kind))}
     logs = ws / "logs"
@@ -306,7 +316,9 @@ def finetune_and_score(ws: Path, args: argparse.Namespace, round_no: int) -> dic
     made = {}
     for kind, parent in active.items():
         cmd = [sys.executable, "-m", "training", "finetune", "--db", str(ws), "--model", str(parent),
-               "--epochs", str(args.finetune_epochs), "--threads", str(args.threads), "--device", args.device]
+               "--threads", str(args.threads), "--device", args.device]
+        cmd += ["--epochs", str(args.finetune_epochs)] if args.finetune_epochs is not None else []
+        cmd += ["--verified-weight", str(args.verified_weight)] if args.verified_weight is not None else []
         result = rv.train(cmd, ws, f"finetune_{kind}_round{round_no}")
         rv.activate(ws / "workspace.db", result.model_id, logs / f"activate_{kind}_round{round_no}.log")
         rv.run_logged(rv.cli("score", "--db", str(ws), "--model", str(result.model_id), "--device", args.device,
@@ -552,7 +564,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Everything after parsing: the bins, the policies, the figures, the plot; returns the result."""
     out = Path(args.out).resolve()
     started = time.perf_counter()
-    prepare_out(out)
+    prepare_out(out, Path(args.from_dir).resolve() if args.from_dir else None)
     base = base_folder(args, out)
     truth = json.loads((base / "truth.json").read_text())["images"]
     probe = out / "initial" / "workspace.db"  # opened read-write (Store migrates), so a copy, never base's own

@@ -116,8 +116,19 @@ def test_from_reuses_a_folder_without_writing_to_it(run: tuple[int, dict[str, An
 
 
 def test_refuses_an_out_folder_it_did_not_make(tmp_path: Path) -> None:
-    (tmp_path / "keep.txt").write_text("not the bench's")
-    done = subprocess.run([sys.executable, str(SCRIPT), "--from", str(tmp_path), "--out", str(tmp_path)],
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "keep.txt").write_text("not the bench's")
+    done = subprocess.run([sys.executable, str(SCRIPT), "--from", str(tmp_path / "rv"), "--out", str(theirs)],
                           cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "was not made by this script" in done.stderr
-    assert (tmp_path / "keep.txt").exists()
+    assert (theirs / "keep.txt").exists()
+
+
+def test_refuses_to_replace_the_folder_it_reads(run: tuple[int, dict[str, Any], Path]) -> None:
+    """An --out that holds --from (a rerun into the first run's folder) would delete the bins: refused."""
+    _, _, out = run
+    done = subprocess.run([sys.executable, str(SCRIPT), "--from", str(out / "rv"), "--out", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "holds --from" in done.stderr
+    assert (out / "rv" / "truth.json").exists() and (out / "audit_yield.png").exists()
