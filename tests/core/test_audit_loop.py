@@ -48,22 +48,36 @@ def _top(index: BrowseIndex, n: int = 20) -> list[str]:
     return [index.image_id(int(p)) for p in index.queue_order(UNREVIEWED)[:n]]
 
 
-def test_reviews_that_favour_a_feature_reorder_the_queue(store: Store) -> None:
+def _high_records_wrong(store: Store, index: BrowseIndex, positions: list[int], user: str = "ann") -> None:
+    """Review these bins as if every high record (4 or more) were wrong and every low one right: a world where the
+    record truly predicts variances, everywhere in the queue."""
+    for pos in positions:
+        recorded = int(index.recorded[pos])
+        store.record_label(index.image_id(pos), user=user, status="corrected" if recorded >= 4 else "confirmed",
+                           count=recorded + 1 if recorded >= 4 else recorded)
+
+
+def test_reviews_that_favour_a_feature_reorder_the_queue_once_a_random_sample_confirms_it(store: Store) -> None:
     before = BrowseIndex.load(store)
     assert before.queue_update is None
     queue = before.queue_order(UNREVIEWED)
     reviewed = queue[::2][:40]  # every other bin down the queue, so the rest of it stays to be reordered
-    for pos in reviewed.tolist():  # auditors find every high record wrong and every low one right
-        recorded = int(before.recorded[pos])
-        store.record_label(before.image_id(pos), user="ann", status="corrected" if recorded >= 4 else "confirmed",
-                           count=recorded + 1 if recorded >= 4 else recorded)
-    before.refresh(store, [before.image_id(p) for p in reviewed.tolist()])
+    _high_records_wrong(store, before, reviewed.tolist())
+    sample = draw_sample(store, 30, user="cy", seed=1)
+    sampled = [before.position(b.image_id) for b in store.audit_sample_bins(sample)]
+    sampled = [pos for pos in sampled if pos not in set(reviewed.tolist())]
+    _high_records_wrong(store, before, sampled, "cy")  # the same lesson holds in a random sample of the bins
+    everyone = reviewed.tolist() + sampled
+    before.refresh(store, [before.image_id(p) for p in everyone])
     old_top = _top(before)
     update = update_queue(store, user="ann", index=before, top=20)
-    assert update.reviewed == 40 and update.positives == int((before.recorded[reviewed] >= 4).sum())
+    assert update.reviewed == len(everyone) and update.positives == int((before.recorded[everyone] >= 4).sum())
+    assert update.selection.chosen == update.recalibration.candidate == "full", update.recalibration.note
+    assert update.selection.sample_reviews == len(sampled)
+    assert "random sample's" in update.recalibration.note and "reordered" in update.describe()
     assert before.queue_update is None, "update_queue only reads the index it is given"
     latest = store.latest_queue_update()
-    assert latest is not None and latest["id"] == update.id and latest["reviewed"] == 40
+    assert latest is not None and latest["id"] == update.id and latest["reviewed"] == len(everyone)
     assert update.recalibration.coefficients["recorded"] > 0
 
     after = BrowseIndex.load(store)  # what `binaudit queue` and a freshly opened app see
@@ -78,6 +92,22 @@ def test_reviews_that_favour_a_feature_reorder_the_queue(store: Store) -> None:
     assert not np.allclose(after.variance_probability(), after.base_variance_probability(), equal_nan=True)
     tip = after.mismatch_tooltip(after.position(new_top[0]))
     assert f"queue update #{update.id}" in tip and "after the auditors' reviews" in tip
+
+
+def test_the_queue_top_alone_recalibrates_but_keeps_the_order(store: Store) -> None:
+    """The same lesson from the queue's reviews only: a reorder would rest on the queue's top alone, which on the
+    real slice hurt (issue 14, H4/H7), so the update keeps the order and says what would let it reorder."""
+    index = BrowseIndex.load(store)
+    reviewed = index.queue_order(UNREVIEWED)[::2][:40]
+    _high_records_wrong(store, index, reviewed.tolist())
+    index.refresh(store, [index.image_id(p) for p in reviewed.tolist()])
+    old_order = index.queue_order(UNREVIEWED)
+    update = update_queue(store, user="ann", index=index, top=20)
+    assert update.selection.chosen in ("identity", "monotone"), update.recalibration.note
+    assert "random sample" in update.recalibration.note
+    assert update.moved_in_top == update.new_in_top == 0
+    after = BrowseIndex.load(store)
+    np.testing.assert_array_equal(after.queue_order(UNREVIEWED), old_order)
 
 
 def test_too_few_reviews_record_an_update_that_changes_nothing(store: Store, auditor: Callable) -> None:

@@ -1,5 +1,6 @@
 """The loop's recalibration on simulated reviews where the truth is known: it reorders when a feature truly
-predicts variances, stays at the prior when nothing does, and round-trips through JSON."""
+predicts variances, stays at the prior when nothing does, and round-trips through JSON; and the held-out choice
+among no change, an order-keeping recalibration and the full one (select_recalibration)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,15 @@ from binaudit.core.audit import (
     features,
     fit_recalibration,
     logit,
+    select_recalibration,
     sigmoid,
+)
+from binaudit.core.audit.recalibration import (
+    ORDER_KEEPING,
+    fit_candidate,
+    forward_chunks,
+    held_out_losses,
+    select_candidate,
 )
 
 
@@ -94,10 +103,12 @@ def test_unscored_bins_are_left_out_of_the_fit_and_stay_unscored() -> None:
 
 
 def test_json_round_trip_and_description() -> None:
-    rec = Recalibration({"pooled_surprisal": 0.25, "rule": -1.0}, -0.5, 120, 14, "recalibrated on 120 reviews")
+    rec = Recalibration({"pooled_surprisal": 0.25, "rule": -1.0}, -0.5, 120, 14, "recalibrated on 120 reviews", "full")
     again = Recalibration.from_json(rec.to_json())
-    assert again == rec
+    assert again == rec and again.candidate == "full"
     assert "120 reviews" in rec.describe() and "rule -1.00" in rec.describe()
+    stored_before_the_selection = '{"coefficients": {}, "intercept": -1.0, "note": "n", "positives": 1, "reviewed": 20}'
+    assert Recalibration.from_json(stored_before_the_selection).candidate == ""
 
 
 def test_features_from_class_probabilities_known_answers() -> None:
@@ -116,3 +127,165 @@ def test_features_from_class_probabilities_known_answers() -> None:
     assert f["recorded"] == pytest.approx(np.log1p([1, 0, 5])) and f["rule"].tolist() == [0.0, 0.0, 1.0]
     without_pool = features(recorded, None, {"cnn": cnn})
     assert without_pool["pooled_surprisal"] == pytest.approx(f["surprisal:cnn"])
+
+
+# ---------------------------------------------------------------------------------------------- the held-out choice
+def _queue_world(seed: int, strength: float, bins: int = 20_000, flip_below: float | None = None,
+                 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """(features, prior logit, truth) with pooled_surprisal = -log(1 - P) of the prior, as the app builds it; the
+    truth's logit is the prior's + strength * signal (the signal's effect reversed where the prior is below
+    flip_below, when given: a feature whose lesson at the queue's top is wrong further down)."""
+    rng = np.random.default_rng(seed)
+    prior = rng.normal(-3.5, 1.0, bins)
+    x = {"pooled_surprisal": np.logaddexp(0.0, prior), "signal": rng.normal(size=bins), "noise": rng.normal(size=bins)}
+    effect = strength * x["signal"]
+    if flip_below is not None:
+        effect = np.where(prior < flip_below, -effect, effect)
+    return x, prior, rng.random(bins) < sigmoid(prior + effect)
+
+
+def _reviews(prior: np.ndarray, queue: int, sample: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(reviewed rows in review order, which of them are random-sample reviews, the unreviewed rows): the queue's
+    top `queue` bins by prior, then a random sample's bins not reviewed yet."""
+    top = np.argsort(-prior)[:queue]
+    drawn = np.random.default_rng(seed).choice(prior.size, sample, replace=False)
+    rows = np.concatenate([top, np.setdiff1d(drawn, top)])
+    return rows, np.isin(rows, drawn) & ~np.isin(rows, top), np.setdiff1d(np.arange(prior.size), rows)
+
+
+def _keeps_order(p: np.ndarray, prior: np.ndarray) -> bool:
+    return bool(np.all(np.diff(p[np.argsort(prior, kind="stable")]) >= -1e-12))
+
+
+def test_a_truly_predictive_feature_confirmed_by_a_random_sample_is_chosen_and_finds_more() -> None:
+    for seed in range(3):
+        x, prior, truth = _queue_world(10 + seed, strength=2.0)
+        rows, in_sample, rest = _reviews(prior, 600, 400, seed)
+        rec, sel = select_recalibration(_rows(x, rows), truth[rows], prior[rows], in_sample)
+        assert sel.chosen == rec.candidate == "full" and sel.sample_reviews == int(in_sample.sum())
+        assert sel.losses["full"] < sel.losses["monotone"] and sel.sample_losses["full"] < sel.sample_losses["monotone"]
+        assert "random sample's" in rec.note and "and reordered:" in rec.note
+        new = apply_recalibration(rec, _rows(x, rest), prior[rest])
+        assert _found_in_top(new, truth[rest], 500) > 1.5 * _found_in_top(prior[rest], truth[rest], 500)
+
+
+def test_without_a_random_sample_the_queue_top_alone_cannot_reorder() -> None:
+    """The same worlds, no sample: the queue's reviews favour the feature, but the order is kept and the note says
+    what would let it reorder."""
+    for seed in range(3):
+        x, prior, truth = _queue_world(10 + seed, strength=2.0)
+        top = np.argsort(-prior)[:600]
+        rec, sel = select_recalibration(_rows(x, top), truth[top], prior[top])
+        assert sel.chosen in ORDER_KEEPING and sel.losses["full"] < sel.losses[sel.chosen]
+        assert "only a reviewed random sample can test" in rec.note
+        assert _keeps_order(apply_recalibration(rec, x, prior), prior)
+
+
+def test_a_lesson_that_reverses_below_the_queue_top_does_not_reorder_with_a_random_sample() -> None:
+    """At the top a feature predicts variances, below it the opposite: the queue's own reviews, forward-chained,
+    prefer full, and full fitted on them would find fewer variances in the unreviewed bins; with the random
+    sample's reviews (mostly from below) in the evidence the order is kept."""
+    for seed in range(3):
+        x, prior, truth = _queue_world(20 + seed, strength=1.5, flip_below=-1.7)
+        rows, in_sample, rest = _reviews(prior, 600, 400, seed)
+        queue = rows[~in_sample]
+        assert prior[queue].min() > -1.7  # the queue's reviews all lie above the flip
+        on_queue = {c: v.mean() for c, v in held_out_losses(_rows(x, queue), truth[queue], prior[queue]).items()}
+        assert on_queue["full"] < on_queue["monotone"], "the queue's own reviews favour the feature"
+        full, _ = fit_candidate("full", _rows(x, queue), truth[queue], prior[queue])
+        reordered = prior[rest] + sum(c * x[n][rest] for n, c in full.items())
+        assert _found_in_top(reordered, truth[rest], 500) < _found_in_top(prior[rest], truth[rest], 500)
+        rec, sel = select_recalibration(_rows(x, rows), truth[rows], prior[rows], in_sample)
+        assert sel.chosen in ORDER_KEEPING and _keeps_order(apply_recalibration(rec, x, prior), prior)
+
+
+def test_useless_features_never_reorder() -> None:
+    chosen = []
+    for seed in range(12):
+        x, prior, truth = _queue_world(40 + seed, strength=0.0, bins=8000)
+        rows, in_sample, _ = _reviews(prior, 400, 300, seed)
+        rec, sel = select_recalibration(_rows(x, rows), truth[rows], prior[rows], in_sample)
+        chosen.append(sel.chosen)
+        assert _keeps_order(apply_recalibration(rec, x, prior), prior)
+    assert set(chosen) <= set(ORDER_KEEPING), chosen
+
+
+def test_an_over_confident_prior_is_recalibrated_by_the_order_keeping_candidate() -> None:
+    """Models that say 70% of the bins are wrong where 8% are (the real slice's shape): monotone is chosen, the
+    next 1,000 bins' expected variances come near the truth, and the queue's order is untouched."""
+    for seed in range(3):
+        rng = np.random.default_rng(60 + seed)
+        prior = rng.normal(1.0, 1.0, 20_000)
+        x = {"pooled_surprisal": np.logaddexp(0.0, prior), "noise": rng.normal(size=prior.size)}
+        truth = rng.random(prior.size) < sigmoid(0.5 * prior - 3.0)
+        top = np.argsort(-prior)
+        rec, sel = select_recalibration(_rows(x, top[:1000]), truth[top[:1000]], prior[top[:1000]])
+        assert sel.chosen == rec.candidate == "monotone" and "noise" not in rec.coefficients
+        assert sel.losses["monotone"] < 0.5 * sel.losses["identity"]
+        after = top[1000:2000]
+        expected = apply_recalibration(rec, _rows(x, after), prior[after]).sum()
+        assert sigmoid(prior[after]).sum() > 3 * truth[after].sum()
+        assert expected == pytest.approx(truth[after].sum(), rel=0.3)
+        assert _keeps_order(apply_recalibration(rec, x, prior), prior)
+
+
+def test_the_order_keeping_slope_stops_where_the_order_would_turn() -> None:
+    """Reviews where the prior is backwards (truth falls as P rises): the free slope on pooled_surprisal would go
+    below -1 and reverse the order; the monotone candidate stops at -1 and only shifts."""
+    rng = np.random.default_rng(7)
+    prior = rng.normal(1.0, 2.0, 3000)
+    x = {"pooled_surprisal": np.logaddexp(0.0, prior)}
+    truth = rng.random(prior.size) < sigmoid(-prior - 1.0)
+    free, _ = fit_candidate("full", x, truth, prior)
+    assert free["pooled_surprisal"] < -1.2
+    coefficients, intercept = fit_candidate("monotone", x, truth, prior)
+    assert coefficients == {"pooled_surprisal": -1.0}
+    p = sigmoid(prior + intercept - x["pooled_surprisal"])
+    assert _keeps_order(p, prior)
+
+
+def test_forward_chunks_hold_out_each_chunk_after_the_first() -> None:
+    assert forward_chunks(100) == [(20, 40), (40, 60), (60, 80), (80, 100)]
+    assert forward_chunks(25) == [(12, 25)] and forward_chunks(MIN_REVIEWS * 2 - 1) == []
+    assert forward_chunks(1000, folds=3) == [(333, 667), (667, 1000)]
+
+
+def test_held_out_losses_never_see_the_reviews_they_test() -> None:
+    """A chunk's loss depends only on the reviews before it and its own labels: changing a later chunk's labels
+    leaves every earlier chunk's losses as they were."""
+    x, prior, truth = _queue_world(5, strength=1.0, bins=3000)
+    top = np.argsort(-prior)[:500]
+    a = held_out_losses(_rows(x, top), truth[top], prior[top])
+    flipped = truth[top].copy()
+    flipped[400:] = ~flipped[400:]
+    b = held_out_losses(_rows(x, top), flipped, prior[top])
+    for candidate in a:
+        assert a[candidate].size == 400
+        np.testing.assert_array_equal(a[candidate][:300], b[candidate][:300])
+        assert not np.array_equal(a[candidate][300:], b[candidate][300:])
+
+
+def test_the_one_standard_error_rule_prefers_the_simpler_candidate() -> None:
+    rng = np.random.default_rng(0)
+    base = rng.exponential(0.3, 400)
+    tiny_gain = {"identity": base + 0.5, "monotone": base, "full": base - 0.002 + rng.normal(0, 0.05, 400)}
+    assert select_candidate(tiny_gain).chosen == "monotone"
+    clear_gain = {"identity": base + 0.5, "monotone": base, "full": base - 0.05}
+    kept = select_candidate(clear_gain)
+    assert kept.chosen == "monotone" and "none yet" in kept.reason
+    sample_agrees = {"identity": base + 0.3, "monotone": base, "full": base - 0.05}
+    assert select_candidate(clear_gain, sample_agrees).chosen == "full"
+    sample_disagrees = {"identity": base + 0.3, "monotone": base, "full": base + 0.05}
+    assert select_candidate(clear_gain, sample_disagrees).chosen == "monotone"
+    no_gain = {"identity": base, "monotone": base + 0.001, "full": base + 0.01}
+    assert select_candidate(no_gain).chosen == "identity"
+    assert select_candidate({c: np.zeros(0) for c in tiny_gain}).chosen == "identity"
+
+
+def test_few_reviews_choose_nothing_and_say_so() -> None:
+    x, prior, truth = _queue_world(8, strength=2.0, bins=200)
+    rec, sel = select_recalibration(_rows(x, np.arange(MIN_REVIEWS - 1)), truth[:MIN_REVIEWS - 1],
+                                    prior[:MIN_REVIEWS - 1])
+    assert rec.coefficients == {} and rec.intercept == 0.0 and "too few" in rec.note and sel.chosen == "identity"
+    rec, sel = select_recalibration(_rows(x, np.arange(15)), truth[:15], prior[:15])
+    assert sel.chosen == "identity" and sel.held_out == 0 and "too few reviews yet to test" in rec.note

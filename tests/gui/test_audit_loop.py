@@ -3,9 +3,11 @@ the Queue quality dock says how good the queue is, and a random-sample audit giv
 
 The real window on a copy of the trained synthetic workspace (120 generated bins, a real SVM trained and
 scored by the training module); the auditor presses the true count of each bin (from the generator's
-truth.json), so corrections are real variances. The queue update is the real core.audit.loop.update_queue;
-one test holds it at its start until the auditor has made more decisions, which proves it runs off the GUI
-thread (a blocked GUI thread could not take those key presses).
+truth.json), so corrections are real variances, except in the background-update test, whose auditor finds every
+high record wrong (a world where the record truly predicts variances, in the queue and in a random sample, which
+is what lets an update reorder the queue). The queue update is the real core.audit.loop.update_queue; that test
+holds it at its start until the auditor has made more decisions, which proves it runs off the GUI thread (a
+blocked GUI thread could not take those key presses).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from binaudit.core import labels as L
+from binaudit.core.audit.loop import draw_sample
 from binaudit.core.store import Store
 from binaudit.gui.audit import updater as updater_module
 from binaudit.gui.audit.dialogs import RandomSampleDialog
@@ -27,7 +30,7 @@ from binaudit.gui.audit.order import order_change
 from binaudit.gui.audit.quality import SAMPLE_ACTION
 from binaudit.gui.common import settings
 from binaudit.gui.shell.main_window import MainWindow
-from tests.gui.support import answer_modal, key, wait_for
+from tests.gui.support import answer_modal, key, wait_for, window_for_test
 
 CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
 
@@ -45,6 +48,26 @@ def review(qtbot, w: MainWindow, truth: dict[str, int], n: int) -> list[str]:
         decided.append(image_id)
         key(qtbot, w, str(truth[image_id]))
     return decided
+
+
+HIGH = 4  # the background-update test's auditor finds every record of HIGH or more wrong (one too many)
+
+
+def high_records_wrong(recorded: int) -> int:
+    """The count that auditor enters: one less than a high record, a low record confirmed."""
+    return recorded - 1 if recorded >= HIGH else recorded
+
+
+@pytest.fixture
+def sampled_window(qtbot, trained_store: Store, monkeypatch: pytest.MonkeyPatch):
+    """The real window on the trained copy after an earlier session drew a random sample of 40 bins and reviewed
+    it (by high_records_wrong, through the store)."""
+    for b in trained_store.audit_sample_bins(draw_sample(trained_store, 40, user="cy", seed=0)):
+        recorded = int(trained_store.get_image(b.image_id)["recorded_count"])
+        count = high_records_wrong(recorded)
+        trained_store.record_label(b.image_id, user="cy", status=L.CONFIRMED if count == recorded else L.CORRECTED,
+                                   count=count)
+    yield from window_for_test(qtbot, trained_store, monkeypatch)
 
 
 def open_quality_dock(qtbot, w: MainWindow) -> None:
@@ -66,9 +89,12 @@ def test_order_change_counts_moved_bins_and_new_ones_at_the_top() -> None:
 
 
 def test_the_queue_updates_in_the_background_while_labelling_goes_on(
-        qtbot, part2_window: MainWindow, trained_store: Store, synth_dataset: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    w, truth = part2_window, true_counts(synth_dataset)
+        qtbot, sampled_window: MainWindow, trained_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    w = sampled_window
+    recorded = {r["image_id"]: int(r["recorded_count"]) for r in trained_store.query(
+        "SELECT image_id, recorded_count FROM images")}
+    truth = {i: high_records_wrong(n) for i, n in recorded.items()}
+    sampled = [b.image_id for b in trained_store.audit_sample_bins()]
     settings.put(settings.QUEUE_UPDATE_EVERY, 12)
     held, release = threading.Event(), threading.Event()
     real_update = updater_module.update_queue
@@ -80,7 +106,8 @@ def test_the_queue_updates_in_the_background_while_labelling_goes_on(
 
     monkeypatch.setattr(updater_module, "update_queue", update_after_release)
     open_quality_dock(qtbot, w)
-    assert "Cannot tell yet" in w.audit.dock.panel.view.verdict and SAMPLE_ACTION in w.audit.dock.panel.view.verdict
+    verdict = w.audit.dock.panel.view.verdict
+    assert "Cannot tell yet" in verdict and "0 bins reviewed from the queue" in verdict and SAMPLE_ACTION not in verdict
     key(qtbot, w, Qt.Key.Key_A, CTRL | SHIFT)  # the audit queue
     first = review(qtbot, w, truth, 12)  # the 12th decision starts an update
     assert w.audit.updater.running and held.wait(10)
@@ -94,17 +121,19 @@ def test_the_queue_updates_in_the_background_while_labelling_goes_on(
         release.set()
     outcome = signal.args[0]
 
-    variances = sum(truth[i] != trained_store.get_image(i)["recorded_count"] for i in first + during)
+    decided = sampled + first + during
+    variances = sum(truth[i] != recorded[i] for i in decided)
     latest = trained_store.latest_queue_update()
     assert latest is not None and w.session.index.queue_update.id == latest["id"] == outcome.update.id
-    assert outcome.update.reviewed == 15 and outcome.update.positives == variances
-    assert w.statusBar().currentMessage().startswith(f"Queue updated from 15 reviews: {variances} variance")
+    assert outcome.update.reviewed == len(decided) and outcome.update.positives == variances
+    assert outcome.update.selection.chosen == "full", outcome.update.recalibration.note
+    assert w.statusBar().currentMessage().startswith(f"Queue updated from {len(decided)} reviews: {variances} variance")
     assert outcome.change.moved > 0 and "order changed for" in w.statusBar().currentMessage()
     rows_after = [w.browser.model.image_id(r) for r in range(w.browser.model.rowCount())]
     assert rows_after != rows_before and sorted(rows_after) == sorted(rows_before)  # reordered, same bins
     assert w.browser.current_image_id == on_screen  # the auditor's bin stays on screen
 
-    wait_for(qtbot, lambda: "15 bins" in panel_text(w), 30_000)  # the panel follows the reviews
+    wait_for(qtbot, lambda: "15 bins" in panel_text(w), 30_000)  # the panel follows the queue's reviews
     key(qtbot, w, Qt.Key.Key_Z, CTRL)  # undo across the update: the last decision, made while it ran
     assert trained_store.effective_label(during[-1]).status == L.RESET
     key(qtbot, w, Qt.Key.Key_Z, CTRL)

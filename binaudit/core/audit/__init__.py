@@ -22,22 +22,26 @@ from binaudit.core.audit.estimates import (
     z_value,
 )
 from binaudit.core.audit.recalibration import (
+    CANDIDATES,
     FEATURES,
     MIN_REVIEWS,
     MODEL_FEATURES,
     Recalibration,
+    Selection,
     apply_recalibration,
     features,
     fit_recalibration,
     logit,
+    select_recalibration,
     sigmoid,
 )
 from binaudit.core.audit.stopping import expected_in_next
 
 __all__ = [
-    "FEATURES", "MIN_REVIEWED", "MIN_REVIEWS", "MODEL_FEATURES", "Interval", "Recalibration", "Verdict",
-    "apply_recalibration", "best_curve", "count_interval", "expected_in_next", "features", "fit_recalibration",
-    "found_curve", "lift", "logit", "queue_verdict", "random_expectation", "record_accuracy", "sigmoid",
+    "CANDIDATES", "FEATURES", "MIN_REVIEWED", "MIN_REVIEWS", "MODEL_FEATURES", "Interval", "Recalibration",
+    "Selection", "Verdict", "apply_recalibration", "best_curve", "count_interval", "expected_in_next", "features",
+    "fit_recalibration", "found_curve", "lift", "logit", "queue_verdict", "random_expectation", "record_accuracy",
+    "select_recalibration", "sigmoid",
     "stratified_variance_rate", "variance_rate", "variances_remaining_from_model", "variances_remaining_from_sample",
     "variances_total", "z_value",
 ]

@@ -2,7 +2,8 @@
 and say how good the queue is. The statistics are this package's pure functions; the store keeps the samples,
 reviews and updates; the browse index applies the latest update, so the app and `binaudit queue` agree.
 
-    update_queue(store, user=...)   recalibrate P(variance) on every standing review and record it (the latest
+    update_queue(store, user=...)   recalibrate P(variance) on every standing review (the recalibration held-out
+                                    reviews choose: none, order-keeping, or reordering) and record it (the latest
                                     update is the one in force); returns what changed at the top of the queue
     draw_sample(store, size, ...)   a random (optionally score-stratified) sample of bins, marked in the store
     queue_report(store)             reviewed, found, the curve against random, the verdict, the inventory's
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from binaudit.core.audit.recalibration import Recalibration, fit_recalibration
+from binaudit.core.audit.recalibration import Recalibration, Selection, select_recalibration
 from binaudit.core.audit.report import Report, build_report
 from binaudit.core.browse import BrowseFilter, BrowseIndex
 from binaudit.core.store.audit import DEFAULT_STRATA
@@ -30,6 +31,7 @@ class QueueUpdate:
 
     id: int                       # its row in the store's queue_updates (now the one in force)
     recalibration: Recalibration
+    selection: Selection          # which candidate the held-out reviews chose, and the evidence
     reviewed: int                 # standing reviews it was fitted on (scored bins with a verified count)
     positives: int                # of which corrections (variances)
     last_event_id: int            # the label events it saw
@@ -49,6 +51,10 @@ def update_queue(store: Any, *, user: str, index: BrowseIndex | None = None, top
     """Recalibrate P(variance) on every standing verified review (a correction a positive, a confirmation a
     negative), fitted around the models' own P(variance), and record it as the queue update in force.
 
+    The recalibration is the one held-out evidence chooses (core.audit.recalibration.select_recalibration): the
+    reviews in the order they were made, forward-chained, and the random sample's reviews (those decided after a
+    sample holding the bin was drawn), the only ones below the queue's top that can vouch for a reorder.
+
     `index` (optional) is read, never changed: pass the app's to skip loading; apply the result to it with
     `index.apply_queue_update(update.row)` (BrowseIndex.load applies the latest one by itself). `top`: how
     far down the unreviewed queue the summary compares the order before and after.
@@ -61,15 +67,16 @@ def update_queue(store: Any, *, user: str, index: BrowseIndex | None = None, top
     known = pos >= 0
     pos = pos[known]
     is_variance = np.array([r.variance for r in reviews], bool)[known]
+    in_sample = np.array([r.sample_review for r in reviews], bool)[known]
     x = {name: column[pos] for name, column in index.recalibration_features().items()}
-    recalibration = fit_recalibration(x, is_variance, index.base_variance_logit(pos))
+    recalibration, selection = select_recalibration(x, is_variance, index.base_variance_logit(pos), in_sample)
     before = _top_unreviewed(index, index.mismatch_score(), top)
     update_id = store.record_queue_update(user=user, reviewed=recalibration.reviewed,
                                           positives=recalibration.positives, recalibration=recalibration.to_json(),
                                           note=recalibration.note, last_event_id=last_event)
     row = store.latest_queue_update()
     after = _top_unreviewed(index, index.audit_key_under(row), top)
-    return QueueUpdate(update_id, recalibration, recalibration.reviewed, recalibration.positives, last_event,
+    return QueueUpdate(update_id, recalibration, selection, recalibration.reviewed, recalibration.positives, last_event,
                        int(after.size), int(np.setdiff1d(after, before).size),
                        int(np.count_nonzero(after != before)) if after.size == before.size else int(after.size), row)
 
