@@ -126,6 +126,7 @@ class Recipe:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+NEW_RECIPE_LOSS = "ordinal"  # the loss of recipes made for this app (bench/count_models.py); published ones keep "ce"
 _SGDR_STAGES = "64:3:head,64:3:diff,128:3:head,128:3:diff,224:3:head,224:9:diff"
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in [
@@ -166,9 +167,11 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
            arch="resnet34", weights="imagenet", optimizer="sgd", lr=0.01, weight_decay=5e-4,
            schedule="step", step_size=10, gamma=0.1, batch_size=64, epochs=30, input_size=224),
     Recipe(name="demo",
-           description="The demo's model: ResNet18 from scratch at 64 px, Adam, a few epochs on two CPU cores",
+           description="The demo's model and the default for new models: ResNet18 from scratch at 64 px, Adam, a "
+                       "few epochs on two CPU cores, ordinal head (bench/count_models.py: on the real slice it "
+                       "matched or beat cross-entropy on accuracy, RMSE and calibration)",
            arch="resnet18", weights="none", optimizer="adam", lr=2e-3, weight_decay=1e-4, schedule="cosine",
-           batch_size=32, epochs=6, input_size=64, workers=0),
+           batch_size=32, epochs=6, input_size=64, workers=0, loss=NEW_RECIPE_LOSS),
     Recipe(name="tiny",
            description="Tests: ResNet18 from scratch at 32 px, 2 epochs, no worker processes",
            arch="resnet18", weights="none", optimizer="adam", lr=1e-3, weight_decay=0.0, schedule="constant",

@@ -135,3 +135,11 @@ def test_lr_find_uses_the_recipes_loss(synth_store: Store, train) -> None:
     assert code == 0 and done["event"] == "finished", done
     points = [e for e in events if e["event"] == "lr_finder" and e.get("loss") is not None]
     assert points and all(np.isfinite(p["loss"]) for p in points)
+
+
+def test_published_recipes_keep_their_loss_and_new_ones_take_the_benchs() -> None:
+    from training.recipes import NEW_RECIPE_LOSS, RECIPES
+
+    published = [r for r in RECIPES.values() if r.published]
+    assert published and all(r.loss == "ce" for r in published)
+    assert RECIPES["demo"].loss == NEW_RECIPE_LOSS != "ce"
