@@ -31,6 +31,7 @@ from training.losses import (
     head_for,
     neighbour_targets,
 )
+from training.recipes import NEW_RECIPE_LOSS, RECIPES
 
 torch.set_num_threads(1)
 
@@ -138,8 +139,6 @@ def test_lr_find_uses_the_recipes_loss(synth_store: Store, train) -> None:
 
 
 def test_published_recipes_keep_their_loss_and_new_ones_take_the_benchs() -> None:
-    from training.recipes import NEW_RECIPE_LOSS, RECIPES
-
     published = [r for r in RECIPES.values() if r.published]
     assert published and all(r.loss == "ce" for r in published)
     assert RECIPES["demo"].loss == NEW_RECIPE_LOSS != "ce"
