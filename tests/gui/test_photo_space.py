@@ -166,3 +166,22 @@ def test_no_empty_model_columns_and_a_queue_bar_that_wraps(qtbot, window, part2_
     w.actions_.audit_queue.trigger()
     assert w.browser.queue_bar.isVisible() and "reviewed" in w.browser.queue_bar.text.text()
     assert w.browser.minimumSizeHint().width() <= 240, w.browser.minimumSizeHint().width()
+
+
+def test_the_photo_height_the_user_chose_is_kept_when_the_window_reopens(qtbot, window, scored_store: Store) -> None:
+    split = window.bin_view.splitter
+    qtbot.waitUntil(lambda: min(split.sizes()) > 0)
+    total = sum(split.sizes())
+    split.setSizes([total - 300, 300])  # the user drags the details pane up to 300 px
+    qtbot.wait(20)
+    details = split.sizes()[1]
+    window.close()
+    again = MainWindow(Workspace(scored_store.path.parent), detect_device=False, poll_ms=0)
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.waitUntil(lambda: again.session is not None and again.session.loaded)
+    try:
+        qtbot.waitUntil(lambda: min(again.bin_view.splitter.sizes()) > 0)
+        assert abs(again.bin_view.splitter.sizes()[1] - details) <= 4, (again.bin_view.splitter.sizes(), details)
+    finally:
+        again.close()

@@ -16,6 +16,7 @@ BLIND = "audit/blind"
 GEOMETRY = "window/geometry"
 STATE = "window/state"
 SPLITTER = "window/splitter"
+DETAILS_HEIGHT = "window/details_height"  # px of the predictions and SKU/history tabs below the photo
 VIEW_MODE = "browser/view"
 DEVICE = "models/device"
 QUEUE_UPDATE_EVERY = "audit/queue_update_every"  # decisions between automatic queue updates; 0 = only when asked

@@ -9,6 +9,7 @@ import html
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -57,6 +58,7 @@ class BinView(QWidget):
         self.models: dict[str, dict[str, Any] | None] = {}
         self.predictions: dict[str, dict[str, Any] | None] = {}
         self.blind = False
+        self._details_height = 0  # the details pane's height to restore once laid out; 0 = the default split
 
         self.title = QLabel()
         self.title.setObjectName("binTitle")
@@ -173,6 +175,29 @@ class BinView(QWidget):
         return bottom
 
     # ------------------------------------------------------------------ showing an image
+    def keep_details_height(self, pixels: int) -> None:
+        """The details pane this tall (the user's last choice), applied once the view has its real size."""
+        self._details_height = pixels
+        self._apply_details_height()
+
+    def details_height(self) -> int:
+        return self.splitter.sizes()[1]
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._apply_details_height()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        self._apply_details_height()
+
+    def _apply_details_height(self) -> None:
+        total = sum(self.splitter.sizes())
+        wanted = self._details_height
+        if wanted and self.isVisible() and total > wanted + 120:  # the photo keeps at least 120 px
+            self.splitter.setSizes([total - wanted, wanted])
+            self._details_height = 0
+
     def show_image(self, image_id: str) -> None:
         """Show an image ('' = none); reads its row, label, items, predictions and history from the store."""
         changed = image_id != self.image_id

@@ -391,6 +391,7 @@ class MainWindow(QMainWindow):
         settings.save_window(self)
         if self.workbench is not None:
             settings.put(settings.SPLITTER, self.workbench.splitter.saveState())
+            settings.put(settings.DETAILS_HEIGHT, self.workbench.bin_view.details_height())
         self.importer.cancel()
         if self.device_probe is not None:
             self.device_probe.stop()

@@ -59,6 +59,7 @@ class Workbench(QWidget):
         self.decisions = Decisions(self.bin_view, self.controller, prompts, self)
         self.curation = Curation(session, self.browser, self.controller, prompts, self._first_guess, menu_actions, self)
         self.splitter = self._splitter(width)
+        self.bin_view.keep_details_height(settings.get_int(settings.DETAILS_HEIGHT))  # as the user left it
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 0)
         layout.addWidget(self.splitter)
