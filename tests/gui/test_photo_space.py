@@ -185,3 +185,14 @@ def test_the_photo_height_the_user_chose_is_kept_when_the_window_reopens(qtbot, 
         assert abs(again.bin_view.splitter.sizes()[1] - details) <= 4, (again.bin_view.splitter.sizes(), details)
     finally:
         again.close()
+
+
+def test_status_bar_parts_leave_messages_room_and_keep_the_whole_text_in_tooltips(qtbot, window) -> None:
+    window.resize(1280, 800)
+    qtbot.wait(50)
+    parts = (window.sb_workspace, window.sb_counts, window.sb_models, window.sb_device)
+    window.sb_models.setText("")
+    window._update_models()
+    assert "resnet" in window.sb_models.toolTip() and "svm" in window.sb_models.toolTip()
+    used = sum(part.sizeHint().width() for part in parts)
+    assert used <= 0.55 * window.width(), [(p.text(), p.sizeHint().width()) for p in parts]

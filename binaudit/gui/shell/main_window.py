@@ -24,7 +24,7 @@ from binaudit.gui.browse.thumbnails import ImageLoader
 from binaudit.gui.charts.dock import ChartsDock
 from binaudit.gui.common import settings
 from binaudit.gui.common.errors import show_error, user_message
-from binaudit.gui.common.formatting import active_models_text
+from binaudit.gui.common.formatting import active_models_text, set_status_part
 from binaudit.gui.common.resources import icon
 from binaudit.gui.common.session import POLL_MS, WorkspaceSession
 from binaudit.gui.data.export_menu import ExportMenu
@@ -347,7 +347,7 @@ class MainWindow(QMainWindow):
             self.sb_counts.setText(text)
 
     def _update_models(self) -> None:
-        self.sb_models.setText(active_models_text(self.session.active_models()) if self.session else "")
+        set_status_part(self.sb_models, active_models_text(self.session.active_models()) if self.session else "")
 
     # ------------------------------------------------------------------ open and import
     def _workspace(self) -> Workspace | None:

@@ -16,6 +16,7 @@ from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QMainWindow
 
 from binaudit.core.workspace import Workspace
+from binaudit.gui.common.formatting import elide_for_status_bar
 from binaudit.gui.shell.first_model import FirstModel, first_model_dialog
 from binaudit.gui.shell.recent import RecentMenu, add_recent
 from binaudit.gui.training.model_import import ModelImporter
@@ -75,8 +76,8 @@ class WorkspaceTools(QObject):
         window.exports.shown_ids = lambda: _shown_ids(window)
         root = str(workspace.root)
         window.sb_workspace.setText(f'<a href="{html.escape(QUrl.fromLocalFile(root).toString())}">'
-                                    f'{html.escape(root)}</a>')
-        window.sb_workspace.setToolTip(f"{workspace.db_path}\nClick to open the folder")
+                                    f'{html.escape(elide_for_status_bar(root, window.sb_workspace, 180))}</a>')
+        window.sb_workspace.setToolTip(f"{workspace.db_path}\nClick to open the folder")  # the whole path
         self._enable(True)
 
     def closed(self) -> None:
