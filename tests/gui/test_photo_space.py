@@ -196,3 +196,11 @@ def test_status_bar_parts_leave_messages_room_and_keep_the_whole_text_in_tooltip
     assert "resnet" in window.sb_models.toolTip() and "svm" in window.sb_models.toolTip()
     used = sum(part.sizeHint().width() for part in parts)
     assert used <= 0.55 * window.width(), [(p.text(), p.sizeHint().width()) for p in parts]
+
+
+def test_the_charts_tabs_fit_the_dock_at_1280(qtbot, window) -> None:
+    open_charts(qtbot, window, 1280, 800)
+    tabs = window.charts_dock.panel.tabs
+    bar = tabs.tabBar()
+    assert bar.tabRect(tabs.count() - 1).right() <= bar.width(), (bar.tabRect(tabs.count() - 1), bar.width())
+    assert all(tabs.tabToolTip(i) for i in range(tabs.count()))

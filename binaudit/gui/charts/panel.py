@@ -63,9 +63,10 @@ class ChartsPanel(QWidget):
         self.caption.setWordWrap(True)
         self.caption.setObjectName("hint")
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.confusion, "Confusion matrix")
-        self.tabs.addTab(self.per_class, "Per-class accuracy")
-        self.tabs.addTab(self.counts, "Count distribution")
+        for chart, short, full in ((self.confusion, "Confusion", "Confusion matrix: label against prediction"),
+                                   (self.per_class, "Per count", "Accuracy per labelled count"),
+                                   (self.counts, "Counts", "How many bins hold each count")):
+            self.tabs.setTabToolTip(self.tabs.addTab(chart, short), full)  # short: all three fit a narrow dock
         top = QHBoxLayout()
         top.addWidget(QLabel("Model"))
         top.addWidget(self.model_combo)
