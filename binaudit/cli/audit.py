@@ -78,7 +78,9 @@ def _sample_lines(report: Any, ws: str) -> list[str]:
     kind = f"stratified by P(variance), {len(s.strata)} strata" if s.stratified else "simple random"
     lines = [f"Random sample #{s.id} ({kind}, seed {s.seed}, drawn {s.created_at[:16].replace('T', ' ')} by "
              f"{s.created_by}): {s.reviewed} of {s.size} reviewed, {s.found} variances."]
-    lines += report.notes
+    from binaudit.core.audit.report import UNCHECKED
+
+    lines += [note for note in report.notes if note != UNCHECKED]  # that one goes with the stopping lines
     if report.variance_rate is not None:
         lines += ["", f"inventory estimates from random sample #{report.estimate_sample.id}:", _inventory_table(report)]
     if s.unreviewed:
@@ -98,8 +100,12 @@ def _stopping_lines(report: Any) -> list[str]:
         shown = min(report.next_n, report.queue_size)
         lines.append(f"Expected in the next {shown} bins of the queue ({report.queue_size:,} unreviewed in it): "
                      f"{_num(report.expected_next)}, from their calibrated P(variance).")
-    else:
+    elif report.queue_size == 0:
         lines.append("The audit queue is empty: no unreviewed bin has a P(variance).")
+    else:
+        from binaudit.core.audit.report import UNCHECKED
+
+        lines.append("Variances expected in the next bins of the queue and left: " + UNCHECKED)
     return lines
 
 

@@ -132,6 +132,11 @@ def test_report_without_a_sample_cannot_tell_and_estimates_from_the_models(store
     assert report.found == report.curve[-1] == sum(store.get_image(i)["label_status"] == "corrected" for i in top)
     assert report.verdict.better_than_random is None and "Cannot tell yet" in report.verdict.text
     assert report.sample is None and report.random_rate is None and np.isnan(report.lift)
+    # the models' P(variance) not yet checked against any review: no figure from it, and the report says why
+    assert report.remaining is None and report.expected_next is None and any("not been checked" in n for n in report.notes)
+    update_queue(store, user="bob")
+    report = queue_report(store)
+    assert not any("not been checked" in n for n in report.notes)
     assert report.remaining_source == FROM_MODELS and report.remaining is not None
     fresh = BrowseIndex.load(store)
     queue = fresh.queue_order(UNREVIEWED)

@@ -26,11 +26,16 @@ from binaudit.core.audit.estimates import (
     variances_remaining_from_sample,
     variances_total,
 )
+from binaudit.core.audit.recalibration import MIN_REVIEWS
 from binaudit.core.audit.stopping import expected_in_next
 from binaudit.core.store.audit import Review, SampleBin
 
 FROM_SAMPLE = "random sample"
 FROM_MODELS = "calibrated P(variance) of the unreviewed bins"
+UNCHECKED = ("no variances expected or left are estimated from the models yet: their P(variance) has not been "
+             "checked against reviews (a model that counts a third of the bins right puts P(variance) near 70% on "
+             "every bin). Review some bins of the queue and update it (Label > Update the Queue, Ctrl+U; the app "
+             "does it every 25 decisions; `binaudit update-queue`).")
 
 
 @dataclass(frozen=True)
@@ -190,10 +195,14 @@ def build_report(store: Any, index: Any, queue: np.ndarray, next_n: int) -> Repo
     eligible = set(store.eligible_for_sample())
     p = index.variance_probability().astype(np.float64)
     unreviewed = ~index.reviewed_mask() & np.isin(index.ids, np.array([i.encode() for i in eligible], dtype="S"))
-    remaining, source = remaining_variances(rate, used, reviews, eligible, p[unreviewed], members)
     steps = np.arange(1, reviewed + 1)
     total = None if rate is None or used is None else variances_total(rate, used.population)
     update = index.queue_update
+    checked = update is not None and update.recalibration.reviewed >= MIN_REVIEWS
+    if not checked:
+        notes.append(UNCHECKED)
+    remaining, source = remaining_variances(rate, used, reviews, eligible, p[unreviewed] if checked else p[:0],
+                                            members)
     return Report(
         reviewed=reviewed, found=found, curve=curve.tolist(), all_reviewed=len(reviews),
         all_found=sum(r.variance for r in reviews), verdict=queue_verdict(found, reviewed, rate),
@@ -203,5 +212,6 @@ def build_report(store: Any, index: Any, queue: np.ndarray, next_n: int) -> Repo
         sample=latest, estimate_sample=used, population=len(eligible),
         variance_rate=rate, record_accuracy=None if rate is None else record_accuracy(rate), variances_total=total,
         remaining=remaining, remaining_source=source, next_n=next_n,
-        expected_next=expected_in_next(p[queue], next_n) if queue.size else None, queue_size=int(queue.size),
+        expected_next=expected_in_next(p[queue], next_n) if queue.size and checked else None,
+        queue_size=int(queue.size),
         queue_update=None if update is None else update.describe(), notes=notes)
