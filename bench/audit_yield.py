@@ -580,8 +580,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     (out / "curves.json").write_text(json.dumps({"all": curve_all, "test": curve_test}))
     budget = budget_bins(pop, args.budget)
     drawn = plot({"all": curve_all, "test split": curve_test}, out / "audit_yield.png",
-                 f"audit yield: {budget} reviews in rounds of {args.round}, fine-tune every "
-                 f"{args.finetune_every or 'never'} ({base.name})")
+                 f"audit yield: {budget} reviews in rounds of {args.round}, "
+                 + (f"fine-tune every {args.finetune_every} rounds" if args.finetune_every else "no fine-tuning")
+                 + f" ({base.name})")
     fixed = sims.get("fixed")
     return {
         "bench": "audit_yield",
