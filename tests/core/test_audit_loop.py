@@ -191,3 +191,20 @@ def test_a_stratified_sample_is_cut_by_the_queues_own_scores(store: Store) -> No
     high = [p[b.image_id] for b in bins if b.stratum == 3]
     assert low and high and max(low) <= min(high)
     assert sum({b.stratum: b.stratum_size for b in bins}.values()) == len(store.eligible_for_sample())
+
+
+def test_the_mismatch_tooltip_says_when_p_variance_is_not_yet_checked_against_reviews(store: Store,
+                                                                                      auditor: Callable) -> None:
+    index = BrowseIndex.load(store)
+    top = _top(index, 25)
+    first = int(np.flatnonzero(index.ids == top[-1].encode())[0])
+    assert "Not yet checked against reviews" in index.mismatch_tooltip(first)
+    for image_id in top[:MIN_REVIEWS - 1]:
+        auditor(store, image_id)
+    update_queue(store, user="bob")  # too few reviews: still unchecked
+    assert "Not yet checked" in BrowseIndex.load(store).mismatch_tooltip(first)
+    for image_id in top[MIN_REVIEWS - 1:-1]:
+        auditor(store, image_id)
+    update_queue(store, user="bob")
+    checked = BrowseIndex.load(store).mismatch_tooltip(first)
+    assert "Not yet checked" not in checked and "Recalibrated by queue update #2" in checked

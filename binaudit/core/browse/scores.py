@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from binaudit.core import abid, queues, variance
-from binaudit.core.audit.recalibration import Recalibration, features, sigmoid
+from binaudit.core.audit.recalibration import MIN_REVIEWS, Recalibration, features, sigmoid
 from binaudit.core.browse.columns import IMAGE_STATUSES, SPLITS, ModelColumns
 from binaudit.core.kinds import MODEL_KINDS
 
@@ -230,8 +230,12 @@ class ScoreColumns:
         """The tooltip's last line when a queue update is in force: it names the update and what it did here."""
         update = self.queue_update
         before, after = float(self.base_variance_probability(pos)), float(self._variance64()[pos])
-        if update is None or np.isnan(before):
+        if np.isnan(before):
             return ""
+        if update is None or update.recalibration.reviewed < MIN_REVIEWS:
+            return ("\nNot yet checked against reviews: the percentage is the models' 1 - P(count = record), which "
+                    "overstates the chance a record is wrong when the models count few bins right; the order is "
+                    "what counts. Review some bins and update the queue (Ctrl+U) to make it a probability.")
         return (f"\nRecalibrated by {update.describe()}: P(variance) {100 * before:.1f}% from the models, "
                 f"{100 * after:.1f}% after the auditors' reviews (shown, and the queue's order).")
 
