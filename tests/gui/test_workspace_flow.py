@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from binaudit.core.store import Store
 from binaudit.core.workspace import Workspace
+from binaudit.gui.browse.table_model import COLUMN_KEYS
 from binaudit.gui.data.export_options import SHOWN, ExportOptionsDialog
 from binaudit.gui.shell.app import check_in_background
 from binaudit.gui.shell.first_model import INACTIVE, NO_MODEL
@@ -50,6 +51,8 @@ def test_an_empty_queue_says_what_to_do_and_trains_a_first_model(qtbot, bare_win
     panel = panel_of(w)
     wait_for(qtbot, lambda: panel.isVisible(), 5000)
     assert panel.state == NO_MODEL and panel.compact  # the plain list: a strip at the bottom of it
+    score_columns = [COLUMN_KEYS.index(key) for key in ("mismatch", "issue")]
+    assert all(w.browser.table.isColumnHidden(i) for i in score_columns)  # no model: no empty score columns
     w.actions_.audit_queue.setChecked(True)
     wait_for(qtbot, lambda: w.browser.shown_count() == 0 and panel.isVisible() and not panel.compact, 5000)
     assert panel.geometry() == w.browser.stack.rect()  # the whole list area, over the empty table
@@ -80,6 +83,7 @@ def test_an_empty_queue_says_what_to_do_and_trains_a_first_model(qtbot, bare_win
              and w.browser.shown_count() > 0, 60_000)
     wait_for(qtbot, lambda: not panel.isVisible(), 5000)
     assert w.browser.model.queue is not None and w.browser.current_image_id
+    assert not any(w.browser.table.isColumnHidden(i) for i in score_columns)
 
 
 def test_import_a_model_file_in_the_background_then_activate_it(qtbot, bare_window: MainWindow, synth_store: Store,

@@ -26,6 +26,7 @@ from binaudit.gui.browse.thumbnails import ImageLoader
 from binaudit.gui.common import workers
 from binaudit.gui.common.session import WorkspaceSession
 
+SCORE_COLUMNS = ("mismatch", "issue")  # the queues' scores: empty until some model is active
 # sort keys that would tell counts in blind review: the recorded count, the label (an undecided bin's is the
 # recorded count) and the models' columns
 BLIND_UNSORTED = ("recorded", "label") + tuple(c.key for c in COLUMNS if c.predictive)
@@ -248,12 +249,12 @@ class BrowserPanel(QWidget):
 
     def show_columns(self) -> None:
         """The columns worth their width: none of the models' in blind review, none of a kind with no active model
-        (an empty ResNet pair pushed the Mismatch column out of a narrow list)."""
+        (an empty ResNet pair pushed the Mismatch column out of a narrow list), no queue scores without any model."""
         active = set(self.session.index.model_kinds()) if self.session.loaded else set()
         for i, column in enumerate(COLUMNS):
             kind = column.key.split("_")[0]
-            self.table.setColumnHidden(i, (self.blind and column.predictive) or (kind in MODEL_KINDS
-                                                                                 and kind not in active))
+            empty = (kind in MODEL_KINDS and kind not in active) or (column.key in SCORE_COLUMNS and not active)
+            self.table.setColumnHidden(i, (self.blind and column.predictive) or empty)
 
     # ------------------------------------------------------------------ views
     def set_grid(self, grid: bool) -> None:
