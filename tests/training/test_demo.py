@@ -21,6 +21,9 @@ def test_demo_models_are_trained_activated_and_score_everything(synth_store: Sto
         active = synth_store.active_model(kind)
         assert active and active["id"] == ids[kind]
         assert synth_store.scored_image_ids(ids[kind]) == usable
+        train = {image_id for image_id, _, count in synth_store.training_labels("train") if count <= 5}
+        sources = {p["image_id"]: p["source"] for p in synth_store.predictions(ids[kind])}
+        assert train and all(sources[i] == "oof" for i in train), kind  # no training bin judged in-sample
     models_before = len(synth_store.list_models())
     assert demo.ensure_demo_models(synth_store, workspace) == ids
     assert len(synth_store.list_models()) == models_before
