@@ -50,15 +50,19 @@ def queue_by(by: str) -> QueueSpec:
     return next(q for q in QUEUES if q.by == by)
 
 
-def audit_key(model_score: np.ndarray, rule: np.ndarray) -> np.ndarray:
+def audit_key(model_score: np.ndarray, rule: np.ndarray, rule_alone: np.ndarray | None = None) -> np.ndarray:
     """The audit queue's order as one sortable number: rule rows above every other row, each part by model_score.
 
     Rule rows are lifted by more than the largest model score, so a descending sort puts all of them
-    first; NaN (no model score) stays NaN: not in the queue.
+    first; NaN (no model score) stays NaN: not in the queue, except rule rows marked in rule_alone (scored
+    only by models left out there), which enter by the rule alone, after the rule rows a model judged.
     """
     finite = model_score[~np.isnan(model_score)]
     lift = np.float32(1.0 + float(finite.max())) if finite.size else np.float32(1.0)
-    return np.where(rule & ~np.isnan(model_score), model_score + lift, model_score).astype(np.float32)
+    key = np.where(rule & ~np.isnan(model_score), model_score + lift, model_score)
+    if rule_alone is not None:
+        key = np.where(rule & rule_alone & np.isnan(model_score), lift, key)
+    return key.astype(np.float32)
 
 
 def rule_reason(sku_sum: int, recorded: int) -> str:
@@ -79,6 +83,7 @@ class ModelPart:
     name: str
     p_recorded: float  # its probability of the recorded count (NaN: it did not score the photo)
     weight: float      # its weight in the pool
+    left_out: bool = False  # it trained on this record, so it does not judge it
 
 
 def _recorded_as(recorded: int, pool: PoolFit) -> str:
@@ -95,13 +100,20 @@ def explain_mismatch(parts: Sequence[ModelPart], p_recorded: float, recorded: in
         lines.append(f"{RULE_MARK} {reason[0].upper()}{reason[1:]}: the record contradicts itself, "
                      "so it comes first in the audit queue.")
     if math.isnan(p_recorded):
-        lines.append("The record has no count, so it is not in the audit queue." if recorded < 0 else
-                     "No active model scored this photo, so it is not in the audit queue.")
+        if recorded >= 0 and parts and all(part.left_out or math.isnan(part.p_recorded) for part in parts) \
+                and any(part.left_out for part in parts):
+            lines.append("Every model that scored this photo trained on its record, so none judges it"
+                         + (": it is in the audit queue by the rule alone." if reason else
+                            ", and it is not in the audit queue."))
+        else:
+            lines.append("The record has no count, so it is not in the audit queue." if recorded < 0 else
+                         "No active model scored this photo, so it is not in the audit queue.")
         return "\n".join(lines)
     lines.append(f"P(variance) {100 * (1 - p_recorded):.1f}% = 1 - pooled p(recorded), "
                  f"recorded {_recorded_as(recorded, pool)}")
     for part in parts:
-        p = "not scored" if math.isnan(part.p_recorded) else f"p(recorded) {part.p_recorded:.3g}"
+        p = ("left out (trained on this record)" if part.left_out else
+             "not scored" if math.isnan(part.p_recorded) else f"p(recorded) {part.p_recorded:.3g}")
         lines.append(f"    {part.name}: {p}, weight {part.weight:.2f}")
     lines.append(f"    pooled p(recorded) {p_recorded:.3g}")
     lines.append(f"Pool: p(k) \u221d \u03a0 p_model(k)^weight; {pool.describe()}.")

@@ -62,6 +62,7 @@ def test_mismatch_tooltip_names_each_model_and_the_rule(qtbot, scored_store: Sto
                                                            "FROM images")}
     pool = index.pool
     assert set(pool.weights) == {"resnet", "svm"} and pool.records > 0 and all(w >= 0 for w in pool.weights.values())
+    judged_by_both = 0
     for row in (0, model.rowCount() - 1):  # the first row is a self-contradicting record, the last is not
         image_id = model.image_id(row)
         tip = model.data(model.index(row, column), Qt.ItemDataRole.ToolTipRole)
@@ -70,15 +71,20 @@ def test_mismatch_tooltip_names_each_model_and_the_rule(qtbot, scored_store: Sto
         recorded = min(record["recorded_count"], pool.classes - 1)
         logs = []
         for kind in ("resnet", "svm"):  # each model's stored p(recorded) and its weight, read from the store
+            if index.models[kind].judged_in_sample(int(model.view[row])):  # it trained on this record: left out
+                assert f"{index.models[kind].name} ({kind}): left out (trained on this record)" in tip
+                continue
             probs = np.array(stored[kind][image_id][:pool.classes - 1] + [sum(stored[kind][image_id][pool.classes - 1:])])
             probs /= probs.sum()
             assert f"{index.models[kind].name} ({kind}): p(recorded) {probs[recorded]:.3g}, " \
                    f"weight {pool.weights[kind]:.2f}" in tip
             logs.append(pool.weights[kind] * np.log(np.clip(probs, 1e-6, 1)))
+        judged_by_both += len(logs) == 2
         pooled = np.exp(sum(logs))
         p_variance = 1 - pooled[recorded] / pooled.sum()  # the log-linear pool, recomputed by hand
         assert shown.endswith(f"{100 * p_variance:.1f}%") and f"P(variance) {100 * p_variance:.1f}%" in tip
         assert f"pooled p(recorded) {1 - p_variance:.3g}" in tip and pool.note in tip
         rule = f"SKU quantities add up to {record['sku_quantity']}, record says {record['recorded_count']}"
         assert (rule in tip) == (record["status"] == "inconsistent") == (row == 0) == shown.startswith(RULE_MARK)
+    assert judged_by_both  # the hand-recomputed pool covered both models on at least one row
     assert not math.isnan(float(index.variance_probability([int(model.view[0])])[0]))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -55,10 +57,25 @@ class ModelColumns:
     mismatch: np.ndarray
     label_issue: np.ndarray
     probs: np.ndarray  # (N, len(classes)) float32 stored probabilities; NaN rows where not scored
+    in_sample: np.ndarray | None = None  # bool rows it scored after training on their records (None: none)
 
     @property
     def active(self) -> bool:
         return self.model_id is not None
+
+    def judged_in_sample(self, rows: Any = slice(None)) -> np.ndarray:
+        """True where this model's prediction comes from training on the row's own record."""
+        if self.in_sample is None:
+            return np.zeros(self.predicted[rows].shape, bool)
+        return self.in_sample[rows]
+
+
+def learned_its_training_records(model: Mapping[str, Any] | None) -> bool:
+    """A model trained in this workspace (it has a run here) without cross-fitted predictions: its own scores of
+    the training split's bins come from having learned their records."""
+    if not model:
+        return False
+    return model.get("run_id") is not None and not (model.get("manifest") or {}).get("cross_fit")
 
 
 @dataclass

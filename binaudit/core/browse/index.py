@@ -25,6 +25,7 @@ from binaudit.core.browse.columns import (
     BrowseFilter,
     ModelColumns,
     QueueProgress,
+    learned_its_training_records,
 )
 from binaudit.core.browse.scores import ScoreColumns
 from binaudit.core.kinds import MODEL_KINDS
@@ -128,6 +129,9 @@ class BrowseIndex(ScoreColumns):
         m.label_issue[pos] = columns.label_issue[keep]
         if columns.probs.shape == (columns.ids.size, m.probs.shape[1]):
             m.probs[pos] = columns.probs[keep]
+        if kind in self._learned_here and columns.by_model.shape == columns.ids.shape:
+            m.in_sample = np.zeros(len(self), bool)
+            m.in_sample[pos] = columns.by_model[keep] & (self.split[pos] == SPLITS.index("train"))
 
     def _positions_of(self, ids: Sequence[Any] | np.ndarray) -> np.ndarray:
         """Positions of ids (str or UTF-8 bytes), -1 where unknown."""
@@ -151,6 +155,7 @@ class BrowseIndex(ScoreColumns):
         self.label_reason = np.full(n, None, object)
         self.sku_sum = np.full(n, -1, np.int32)
         self.models = {}
+        self._learned_here = {kind for kind in MODEL_KINDS if learned_its_training_records(active.get(kind))}
         for kind in MODEL_KINDS:
             model = active.get(kind)
             self.models[kind] = ModelColumns(

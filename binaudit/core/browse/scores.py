@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -97,8 +98,18 @@ class ScoreColumns:
         self._score_cache.clear()
 
     def _pool_probs(self) -> dict[str, np.ndarray]:
-        """Each active model's probability vectors (NaN rows where it did not score)."""
-        return {kind: self.models[kind].probs for kind in self.model_kinds() if self.models[kind].probs.shape[1]}
+        """Each active model's probability vectors, NaN rows where it did not score or scored a bin whose record
+        it trained on (no bin is judged by a model that learned its record). Cached."""
+        return {kind: self._whole("pool_probs:" + kind, partial(self._judging_probs, kind))
+                for kind in self.model_kinds() if self.models[kind].probs.shape[1]}
+
+    def _judging_probs(self, kind: str) -> np.ndarray:
+        m = self.models[kind]
+        if m.in_sample is None or not m.in_sample.any():
+            return m.probs
+        probs = m.probs.copy()
+        probs[m.in_sample] = np.nan
+        return probs
 
     def model_p_recorded(self, rows: Any = slice(None)) -> dict[str, np.ndarray]:
         """Each active model's probability of the recorded count on the pool's common range, at these rows."""
@@ -185,12 +196,13 @@ class ScoreColumns:
     def mismatch_score(self) -> np.ndarray:
         """The audit queue's sort key (NaN = not in the queue): metadata-rule rows first, then P(variance), as the
         surprisal -log p(recorded) (the same order, without float32 rounding P(variance) near 1 into ties)."""
-        return self._whole("audit_key", lambda: queues.audit_key(self._audit_surprisal(), self.metadata_rule()))
+        return self._whole("audit_key", lambda: queues.audit_key(self._audit_surprisal(), self.metadata_rule(),
+                                                                 self.left_out_anywhere()))
 
     def audit_key_under(self, row: Mapping[str, Any]) -> np.ndarray:
         """The audit queue's sort key of every row as it would be under this queue update (nothing changes)."""
         surprisal = np.logaddexp(0.0, self._variance_logit(AppliedUpdate.from_row(row)))
-        return queues.audit_key(surprisal, self.metadata_rule())
+        return queues.audit_key(surprisal, self.metadata_rule(), self.left_out_anywhere())
 
     def _audit_surprisal(self) -> np.ndarray:
         """-log(1 - P(variance)): the models' -log p(recorded), or its recalibrated value under a queue update."""
@@ -220,11 +232,28 @@ class ScoreColumns:
     def mismatch_tooltip(self, pos: int) -> str:
         """What the Mismatch cell is made of: each model's p(recorded) and weight, the pooled value and the rule."""
         p_recorded = self.model_p_recorded([pos])
-        parts = [queues.ModelPart(f"{self.models[k].name} ({k})", float(v[0]), self.pool.weights.get(k, 0.0))
+        parts = [queues.ModelPart(f"{self.models[k].name} ({k})", float(v[0]), self.pool.weights.get(k, 0.0),
+                                  left_out=bool(self.models[k].judged_in_sample(pos)))
                  for k, v in p_recorded.items()]
         text = queues.explain_mismatch(parts, float(self.pooled_p_recorded()[pos]), int(self.recorded[pos]),
                                        self.pool, self.rule_reason(pos))
-        return text + self._update_line(pos)
+        return text + self._in_sample_line(pos) + self._update_line(pos)
+
+    def left_out_anywhere(self) -> np.ndarray:
+        """Rows some active model scored but may not judge, having trained on their records."""
+        out = np.zeros(self._count(slice(None)), bool)
+        for kind in self.model_kinds():
+            out |= self.models[kind].judged_in_sample()
+        return out
+
+    def _in_sample_line(self, pos: int) -> str:
+        """Which active models are left out of this row's pool because they trained on its record."""
+        names = [self.models[k].name for k in self.model_kinds() if self.models[k].judged_in_sample(pos)]
+        if not names:
+            return ""
+        return (f"\nLeft out here: {', '.join(names)} trained on this bin's record (training split, no cross-fitted "
+                "predictions); a model that learned a record cannot judge it. Retrain with --cross-fit 2 to "
+                "have fold models score the training bins.")
 
     def _update_line(self, pos: int) -> str:
         """The tooltip's last line when a queue update is in force: it names the update and what it did here."""
@@ -246,5 +275,6 @@ class ScoreColumns:
     def _highest_label_issue(self) -> np.ndarray:
         score = np.full(self._count(slice(None)), np.nan, np.float32)
         for kind in self.model_kinds():
-            score = np.fmax(score, self.models[kind].label_issue)
+            m = self.models[kind]
+            score = np.fmax(score, np.where(m.judged_in_sample(), np.float32(np.nan), m.label_issue))
         return score

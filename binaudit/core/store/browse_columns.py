@@ -62,6 +62,7 @@ class PredictionColumns:
     mismatch: np.ndarray    # float32
     label_issue: np.ndarray  # float32
     probs: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # (N, K) float32
+    by_model: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # the model scored it (not 'oof')
 
 
 @dataclass
@@ -169,17 +170,19 @@ class BrowseColumns(ModelsAndRuns):
         q = f"coalesce(CAST(round({{0}} * 1000000) AS INTEGER), {_NULL})"
         sql = (f"SELECT group_concat(image_id, char(31)), group_concat(predicted, ','), "
                f"group_concat({q.format('confidence')}, ','), group_concat({q.format('mismatch')}, ','), "
-               f"group_concat({q.format('label_issue')}, ','), group_concat(substr(probs, 2, length(probs) - 2), ','), "
+               f"group_concat({q.format('label_issue')}, ','), group_concat(source = 'model', ','), "
+               f"group_concat(substr(probs, 2, length(probs) - 2), ','), "
                f"count(*) FROM (SELECT * FROM predictions WHERE model_id = ? ORDER BY image_id)")
         conn = self.db.conn
         ids_text, *columns, probs_text, count = conn.execute(sql, [model_id]).fetchone()
         ids = _ids(ids_text, count, lambda: [r[0] for r in conn.execute(
             "SELECT image_id FROM predictions WHERE model_id = ? ORDER BY image_id", [model_id])])
         values = [np.fromstring(c or "", sep=",", dtype=np.int64)[:count] for c in columns]
-        confidence, mismatch, label_issue = (_scaled(v) for v in values[1:])
+        confidence, mismatch, label_issue = (_scaled(v) for v in values[1:4])
         return PredictionColumns(np.array(ids, dtype="S") if ids else np.zeros(0, "S1"), values[0],
                                  confidence, mismatch, label_issue,
-                                 probs=self._probs(model_id, probs_text or "", count, classes))
+                                 probs=self._probs(model_id, probs_text or "", count, classes),
+                                 by_model=values[4].astype(bool))
 
     def _probs(self, model_id: int, text: str, count: int, classes: int) -> np.ndarray:
         """The probability vectors from their concatenated JSON lists, parsed by numpy in one go; lists of
