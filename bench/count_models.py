@@ -48,6 +48,10 @@ VARIANTS: dict[str, list[str]] = {
     "lite0@96": ["--arch", "efficientnet_lite0", "--weights", "imagenet", "--stages", "96:1:head,96:5:diff"],
     "lite0-ordinal+letterbox@96": ["--arch", "efficientnet_lite0", "--weights", "imagenet", "--loss", "ordinal",
                                    "--letterbox", "--stages", "96:1:head,96:5:diff"],
+    "lite0-ordinal+letterbox@128": ["--arch", "efficientnet_lite0", "--weights", "imagenet", "--loss", "ordinal",
+                                    "--letterbox", "--stages", "128:1:head,128:5:diff"],
+    "lite0-ordinal+letterbox@160": ["--arch", "efficientnet_lite0", "--weights", "imagenet", "--loss", "ordinal",
+                                    "--letterbox", "--stages", "160:1:head,160:5:diff"],
     "lite0+letterbox+jitter@128": ["--arch", "efficientnet_lite0", "--weights", "imagenet", "--letterbox",
                                    "--color-jitter", "0.2", "--stages", "128:1:head,128:5:diff"],
 }
