@@ -104,6 +104,7 @@ class ScoreColumns:
                 for kind in self.model_kinds() if self.models[kind].probs.shape[1]}
 
     def _judging_probs(self, kind: str) -> np.ndarray:
+        """The model's stored probabilities with its in-sample rows blanked (NaN)."""
         m = self.models[kind]
         if m.in_sample is None or not m.in_sample.any():
             return m.probs
@@ -240,7 +241,10 @@ class ScoreColumns:
         return text + self._in_sample_line(pos) + self._update_line(pos)
 
     def left_out_anywhere(self) -> np.ndarray:
-        """Rows some active model scored but may not judge, having trained on their records."""
+        """Rows some active model scored but may not judge, having trained on their records. Cached."""
+        return self._whole("left_out", self._any_in_sample)
+
+    def _any_in_sample(self) -> np.ndarray:
         out = np.zeros(self._count(slice(None)), bool)
         for kind in self.model_kinds():
             out |= self.models[kind].judged_in_sample()
