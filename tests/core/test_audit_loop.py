@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from binaudit.core.audit.error_sizes import miscount_logit
 from binaudit.core.audit.loop import draw_sample, queue_report, update_queue
-from binaudit.core.audit.recalibration import MIN_REVIEWS
+from binaudit.core.audit.recalibration import CANDIDATES, MIN_REVIEWS, Recalibration, sigmoid
 from binaudit.core.audit.report import FROM_MODELS, FROM_SAMPLE
 from binaudit.core.browse import BrowseFilter, BrowseIndex
 from binaudit.core.store import Store
@@ -208,3 +209,27 @@ def test_the_mismatch_tooltip_says_when_p_variance_is_not_yet_checked_against_re
     update_queue(store, user="bob")
     checked = BrowseIndex.load(store).mismatch_tooltip(first)
     assert "Not yet checked" not in checked and "Recalibrated by queue update #2" in checked
+
+
+def test_the_loop_weighs_the_sizes_of_the_corrections(store: Store) -> None:
+    """update_queue hands the reviews' verified counts to the selection, so the error-size model competes."""
+    index = BrowseIndex.load(store)
+    reviewed = index.queue_order(UNREVIEWED)[:40]
+    _high_records_wrong(store, index, reviewed.tolist())
+    update = update_queue(store, user="ann")
+    assert "sizes" in update.selection.losses and update.recalibration.candidate in CANDIDATES
+
+
+def test_an_error_size_update_reorders_the_queue_alike_in_the_open_app_and_a_fresh_load(store: Store) -> None:
+    before = BrowseIndex.load(store)
+    rec = Recalibration({}, -2.0, 40, 10, "recalibrated by the sizes of the corrections", "sizes", (0.6, 0.4))
+    store.record_queue_update(user="ann", reviewed=40, positives=10, recalibration=rec.to_json(), note=rec.note)
+    after = BrowseIndex.load(store)
+    assert after.queue_update is not None and after.queue_update.recalibration == rec
+    expected = sigmoid(miscount_logit(after.count_evidence(), (0.6, 0.4)) - 2.0)
+    judged = np.isfinite(expected)
+    assert judged.sum() > 100
+    np.testing.assert_allclose(after.variance_probability()[judged], expected[judged])
+    assert not np.array_equal(after.queue_order(UNREVIEWED), before.queue_order(UNREVIEWED))
+    before.apply_queue_update(store.latest_queue_update())
+    np.testing.assert_array_equal(before.queue_order(UNREVIEWED), after.queue_order(UNREVIEWED))

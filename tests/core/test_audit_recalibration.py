@@ -1,8 +1,10 @@
 """The loop's recalibration on simulated reviews where the truth is known: it reorders when a feature truly
 predicts variances, stays at the prior when nothing does, and round-trips through JSON; and the held-out choice
-among no change, an order-keeping recalibration and the full one (select_recalibration)."""
+among no change, the error-size model, an order-keeping recalibration and the full one (select_recalibration)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -17,13 +19,9 @@ from binaudit.core.audit import (
     select_recalibration,
     sigmoid,
 )
-from binaudit.core.audit.recalibration import (
-    ORDER_KEEPING,
-    fit_candidate,
-    forward_chunks,
-    held_out_losses,
-    select_candidate,
-)
+from binaudit.core.audit.error_sizes import CountEvidence, error_sizes, miscount_logit
+from binaudit.core.audit.recalibration import fit_candidate
+from binaudit.core.audit.selection import ORDER_KEEPING, forward_chunks, held_out_losses, select_candidate
 
 
 def _world(seed: int, strength: float, bins: int = 20_000) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
@@ -192,8 +190,8 @@ def test_a_lesson_that_reverses_below_the_queue_top_does_not_reorder_with_a_rand
         assert prior[queue].min() > -1.7  # the queue's reviews all lie above the flip
         on_queue = {c: v.mean() for c, v in held_out_losses(_rows(x, queue), truth[queue], prior[queue]).items()}
         assert on_queue["full"] < on_queue["monotone"], "the queue's own reviews favour the feature"
-        full, _ = fit_candidate("full", _rows(x, queue), truth[queue], prior[queue])
-        reordered = prior[rest] + sum(c * x[n][rest] for n, c in full.items())
+        full = fit_candidate("full", _rows(x, queue), truth[queue], prior[queue])
+        reordered = full.logits(_rows(x, rest), prior[rest])
         assert _found_in_top(reordered, truth[rest], 500) < _found_in_top(prior[rest], truth[rest], 500)
         rec, sel = select_recalibration(_rows(x, rows), truth[rows], prior[rows], in_sample)
         assert sel.chosen in ORDER_KEEPING and _keeps_order(apply_recalibration(rec, x, prior), prior)
@@ -236,11 +234,11 @@ def test_the_order_keeping_slope_stops_where_the_order_would_turn() -> None:
     prior = rng.normal(1.0, 2.0, 3000)
     x = {"pooled_surprisal": np.logaddexp(0.0, prior)}
     truth = rng.random(prior.size) < sigmoid(-prior - 1.0)
-    free, _ = fit_candidate("full", x, truth, prior)
-    assert free["pooled_surprisal"] < -1.2
-    coefficients, intercept = fit_candidate("monotone", x, truth, prior)
-    assert coefficients == {"pooled_surprisal": -1.0}
-    p = sigmoid(prior + intercept - x["pooled_surprisal"])
+    free = fit_candidate("full", x, truth, prior)
+    assert free.coefficients["pooled_surprisal"] < -1.2
+    monotone = fit_candidate("monotone", x, truth, prior)
+    assert monotone.coefficients == {"pooled_surprisal": -1.0}
+    p = sigmoid(prior + monotone.intercept - x["pooled_surprisal"])
     assert _keeps_order(p, prior)
 
 
@@ -289,3 +287,97 @@ def test_few_reviews_choose_nothing_and_say_so() -> None:
     assert rec.coefficients == {} and rec.intercept == 0.0 and "too few" in rec.note and sel.chosen == "identity"
     rec, sel = select_recalibration(_rows(x, np.arange(15)), truth[:15], prior[:15])
     assert sel.chosen == "identity" and sel.held_out == 0 and "too few reviews yet to test" in rec.note
+
+
+# ---------------------------------------------------------------------------------------------- the error sizes
+BLUNDERS = 0.08
+
+
+def _count_world(seed: int, small_miscounts: bool, bins: int = 20_000) -> tuple[CountEvidence, np.ndarray, np.ndarray]:
+    """(evidence with the verified counts, prior logit, truly a variance): a 0-5+ model that believes a count near
+    the truth, except on 8% of bins where it blunders by 3-5; 8% of records wrong, by 1-2 (small_miscounts) or by
+    any amount up to 8."""
+    rng = np.random.default_rng(seed)
+    true = rng.integers(0, 9, bins)
+    belief = true.copy()
+    blunder = rng.random(bins) < BLUNDERS
+    belief[blunder] = np.clip(true[blunder] + rng.choice([-5, -4, -3, 3, 4, 5], blunder.sum()), 0, 12)
+    classes = np.arange(6)
+    z = -1.5 * np.abs(classes[None, :] - np.minimum(belief, 5)[:, None]) + rng.normal(0, 0.5, (bins, 6))
+    probs = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    off = rng.choice([-2, -1, 1, 2], bins) if small_miscounts else rng.choice([*range(-8, 0), *range(1, 9)], bins)
+    recorded = np.where(rng.random(bins) < 0.08, np.maximum(true + off, 0), true)
+    prior = logit(1 - probs[np.arange(bins), np.minimum(recorded, 5)])
+    return CountEvidence(probs, recorded, true), prior, recorded != true
+
+
+def test_error_sizes_known_answers() -> None:
+    assert error_sizes(np.array([1, -1, 2, 0]), largest=3, prior=3.0) == pytest.approx((0.5, 1 / 3, 1 / 6))
+    assert len(error_sizes(np.array([7]), largest=3)) == 7          # a correction further off widens the support
+    assert error_sizes(np.array([], dtype=int), largest=4) == pytest.approx((0.25,) * 4)
+
+
+def test_miscount_logit_known_answers() -> None:
+    probs = np.array([[0.1, 0.6, 0.3]] * 3 + [[np.nan] * 3] + [[0.1, 0.6, 0.3]])
+    out = miscount_logit(CountEvidence(probs, np.array([1, 0, 5, 1, -1])), (1.0,))
+    assert out[0] == pytest.approx(np.log(0.5 * (0.1 + 0.3) / 0.6))
+    assert out[1] == pytest.approx(np.log(0.5 * 0.6 / 0.1))       # a count below 0 is impossible
+    assert out[2] == pytest.approx(0.0)                            # above the top class: the models cannot tell
+    assert np.isnan(out[3]) and np.isnan(out[4])                   # not scored; no record
+
+
+def test_small_miscounts_teach_the_sizes_and_the_unreviewed_queue_finds_more() -> None:
+    """The models blunder on some bins, the records are off by 1-2: the sizes counted from the queue top's
+    corrections say so, and their order finds more variances among the unreviewed bins than the models' own."""
+    for seed in range(3):
+        evidence, prior, truth = _count_world(seed, small_miscounts=True)
+        x = features(evidence.recorded, evidence.probs, {})
+        top = np.argsort(-prior)[:600]
+        rec = fit_recalibration(_rows(x, top), truth[top], prior[top], candidate="sizes", evidence=evidence.rows(top))
+        assert rec.candidate == "sizes" and sum(rec.error_sizes[:2]) > 0.85 and "records off by 1:" in rec.describe()
+        rest = np.setdiff1d(np.arange(prior.size), top)
+        new = apply_recalibration(rec, _rows(x, rest), prior[rest], evidence.rows(rest))
+        assert _found_in_top(new, truth[rest], 500) > 1.08 * _found_in_top(prior[rest], truth[rest], 500)
+
+
+def test_records_wrong_by_any_amount_keep_the_order() -> None:
+    """The same models, records off by anything up to 8: there the sizes' order would find fewer variances, and
+    the held-out reviews do not choose it."""
+    for seed in range(3):
+        evidence, prior, truth = _count_world(seed, small_miscounts=False)
+        x = features(evidence.recorded, evidence.probs, {})
+        top = np.argsort(-prior)[:1000]
+        rest = np.setdiff1d(np.arange(prior.size), top)
+        sizes = fit_recalibration(_rows(x, top), truth[top], prior[top], candidate="sizes", evidence=evidence.rows(top))
+        reordered = apply_recalibration(sizes, _rows(x, rest), prior[rest], evidence.rows(rest))
+        assert _found_in_top(reordered, truth[rest], 500) < _found_in_top(prior[rest], truth[rest], 500)
+        rec, sel = select_recalibration(_rows(x, top), truth[top], prior[top], evidence=evidence.rows(top))
+        assert sel.chosen in ORDER_KEEPING and _keeps_order(apply_recalibration(rec, x, prior, evidence), prior)
+
+
+def test_the_sizes_are_chosen_when_they_clearly_predict_better_and_a_sample_can_veto_them() -> None:
+    rng = np.random.default_rng(1)
+    base = rng.exponential(0.3, 400)
+    clear = {"identity": base + 0.5, "monotone": base, "sizes": base - 0.05, "full": base - 0.05}
+    chosen = select_candidate(clear)
+    assert chosen.chosen == "sizes" and "than the order-keeping recalibration" in chosen.reason
+    within_noise = {**clear, "sizes": base + rng.normal(0, 0.05, 400), "full": base + 0.1}
+    assert select_candidate(within_noise).chosen == "monotone"
+    full_best = {**clear, "full": base - 0.2}   # full refused without a sample: the best of the rest stands
+    assert select_candidate(full_best).chosen == "sizes"
+    sample = {"identity": base + 0.3, "monotone": base, "sizes": base + 0.05, "full": base + 0.05}
+    vetoed = select_candidate(clear, sample)
+    assert vetoed.chosen == "monotone" and "disagree" in vetoed.reason and vetoed.sample_reviews == 400
+    assert select_candidate(clear, {**sample, "sizes": base - 0.01}).chosen == "sizes"
+
+
+def test_the_sizes_need_the_counts_they_read() -> None:
+    evidence, prior, truth = _count_world(9, small_miscounts=True, bins=2000)
+    x = features(evidence.recorded, evidence.probs, {})
+    assert "sizes" not in held_out_losses(x, truth, prior)        # no evidence: not a candidate
+    rec = fit_recalibration(x, truth, prior, candidate="sizes", evidence=evidence)
+    assert rec.error_sizes and Recalibration.from_json(rec.to_json()) == rec
+    with pytest.raises(ValueError, match="class probabilities"):
+        apply_recalibration(rec, x, prior)
+    with pytest.raises(ValueError, match="verified counts"):
+        fit_candidate("sizes", x, truth, prior, evidence=replace(evidence, verified=None))

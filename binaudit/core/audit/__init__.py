@@ -10,6 +10,7 @@ from binaudit.core.audit.curves import (
     queue_verdict,
     random_expectation,
 )
+from binaudit.core.audit.error_sizes import CountEvidence, error_sizes, miscount_logit
 from binaudit.core.audit.estimates import (
     Interval,
     count_interval,
@@ -27,19 +28,19 @@ from binaudit.core.audit.recalibration import (
     MIN_REVIEWS,
     MODEL_FEATURES,
     Recalibration,
-    Selection,
     apply_recalibration,
     features,
     fit_recalibration,
     logit,
-    select_recalibration,
     sigmoid,
 )
+from binaudit.core.audit.selection import Selection, select_recalibration
 from binaudit.core.audit.stopping import expected_in_next
 
 __all__ = [
-    "CANDIDATES", "FEATURES", "MIN_REVIEWED", "MIN_REVIEWS", "MODEL_FEATURES", "Interval", "Recalibration",
-    "Selection", "Verdict", "apply_recalibration", "best_curve", "count_interval", "expected_in_next", "features",
+    "CANDIDATES", "FEATURES", "MIN_REVIEWED", "MIN_REVIEWS", "MODEL_FEATURES", "CountEvidence", "Interval",
+    "Recalibration", "Selection", "Verdict", "apply_recalibration", "best_curve", "count_interval", "error_sizes",
+    "expected_in_next", "features", "miscount_logit",
     "fit_recalibration", "found_curve", "lift", "logit", "queue_verdict", "random_expectation", "record_accuracy",
     "select_recalibration", "sigmoid",
     "stratified_variance_rate", "variance_rate", "variances_remaining_from_model", "variances_remaining_from_sample",

@@ -12,13 +12,14 @@ reviews and updates; the browse index applies the latest update, so the app and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from binaudit.core.audit.recalibration import Recalibration, Selection, select_recalibration
+from binaudit.core.audit.recalibration import Recalibration
 from binaudit.core.audit.report import Report, build_report
+from binaudit.core.audit.selection import Selection, select_recalibration
 from binaudit.core.browse import BrowseFilter, BrowseIndex
 from binaudit.core.store.audit import DEFAULT_STRATA
 
@@ -51,7 +52,7 @@ def update_queue(store: Any, *, user: str, index: BrowseIndex | None = None, top
     """Recalibrate P(variance) on every standing verified review (a correction a positive, a confirmation a
     negative), fitted around the models' own P(variance), and record it as the queue update in force.
 
-    The recalibration is the one held-out evidence chooses (core.audit.recalibration.select_recalibration): the
+    The recalibration is the one held-out evidence chooses (core.audit.selection.select_recalibration): the
     reviews in the order they were made, forward-chained, and the random sample's reviews (those decided after a
     sample holding the bin was drawn), the only ones below the queue's top that can vouch for a reorder.
 
@@ -68,8 +69,11 @@ def update_queue(store: Any, *, user: str, index: BrowseIndex | None = None, top
     pos = pos[known]
     is_variance = np.array([r.variance for r in reviews], bool)[known]
     in_sample = np.array([r.sample_review for r in reviews], bool)[known]
+    verified = np.array([r.verified for r in reviews], np.int64)[known]
     x = {name: column[pos] for name, column in index.recalibration_features().items()}
-    recalibration, selection = select_recalibration(x, is_variance, index.base_variance_logit(pos), in_sample)
+    evidence = replace(index.count_evidence(pos), verified=verified)
+    recalibration, selection = select_recalibration(x, is_variance, index.base_variance_logit(pos), in_sample,
+                                                    evidence=evidence)
     before = _top_unreviewed(index, index.mismatch_score(), top)
     update_id = store.record_queue_update(user=user, reviewed=recalibration.reviewed,
                                           positives=recalibration.positives, recalibration=recalibration.to_json(),

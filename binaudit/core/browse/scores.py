@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from binaudit.core import abid, queues, variance
+from binaudit.core.audit.error_sizes import CountEvidence
 from binaudit.core.audit.recalibration import MIN_REVIEWS, Recalibration, features, sigmoid
 from binaudit.core.browse.columns import IMAGE_STATUSES, SPLITS, ModelColumns
 from binaudit.core.kinds import MODEL_KINDS
@@ -161,12 +162,15 @@ class ScoreColumns:
         z = self.base_variance_logit()
         if update is None:
             return z
-        recalibration, x = update.recalibration, self.recalibration_features()
-        z = z + recalibration.intercept
-        for name, coefficient in recalibration.coefficients.items():
-            if name in x:
-                z = z + coefficient * np.nan_to_num(x[name])
-        return z
+        logits = update.recalibration.fitted.logits(self.recalibration_features(), z, self.count_evidence())
+        return np.where(np.isfinite(logits), logits, z)
+
+    def count_evidence(self, rows: Any = slice(None)) -> CountEvidence:
+        """The pooled class probabilities and recorded counts of these rows: what the error-size recalibration
+        reads (core.audit.recalibration.miscount_logit)."""
+        if "pooled_probs" not in self._score_cache:
+            self._pooled()
+        return CountEvidence(self._score_cache["pooled_probs"][rows], self.recorded[rows])
 
     def _recalibrated(self) -> np.ndarray:
         """P(variance) under the queue update in force (float64), the models' own without one."""
