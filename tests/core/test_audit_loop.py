@@ -226,6 +226,7 @@ def test_an_error_size_update_reorders_the_queue_alike_in_the_open_app_and_a_fre
     store.record_queue_update(user="ann", reviewed=40, positives=10, recalibration=rec.to_json(), note=rec.note)
     after = BrowseIndex.load(store)
     assert after.queue_update is not None and after.queue_update.recalibration == rec
+    assert "records off by 1: 60%, 2: 40%" in after.queue_update.describe()  # what the panel and tooltip say
     expected = sigmoid(miscount_logit(after.count_evidence(), (0.6, 0.4)) - 2.0)
     judged = np.isfinite(expected)
     assert judged.sum() > 100

@@ -40,8 +40,8 @@ class AppliedUpdate:
         return cls(int(row["id"]), str(row["at"]), str(row["user"]), Recalibration.from_json(row["recalibration"]))
 
     def describe(self) -> str:
-        """One line naming the update: its number, who ran it and when, what it was fitted on."""
-        return f"queue update #{self.id} ({self.user}, {self.at[:16].replace('T', ' ')}; {self.recalibration.note})"
+        """One line naming the update: its number, who ran it and when, what it was fitted on and what it learnt."""
+        return f"queue update #{self.id} ({self.user}, {self.at[:16].replace('T', ' ')}; {self.recalibration.describe()})"
 
 
 class ScoreColumns:
