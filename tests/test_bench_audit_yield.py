@@ -71,9 +71,13 @@ def test_figures_stay_within_what_is_possible(run: tuple[int, dict[str, Any], Pa
     pop = result["population"]
     assert pop["variances"] >= 20 and pop["bins"] == 300  # 10% of the eligible bins planted; all scored
     assert result["budget"] == 90
+    planted = result["planted_range"]  # every variance lies in it, by its definition; higher records are left out
+    assert planted["variances"] == pop["variances"] and 0 < planted["bins"] <= pop["bins"]
+    assert planted["largest_record"] is not None
     for block, n, k in ((result["policies"], pop["bins"], pop["variances"]),
                         (result["test_split"]["policies"], result["test_split"]["bins"],
-                         result["test_split"]["variances"])):
+                         result["test_split"]["variances"]),
+                        (planted["policies"], planted["bins"], planted["variances"])):
         for mark in MARKS:
             rows = {name: block[name][mark] for name in POLICIES if block[name][mark] is not None}
             for row in rows.values():
