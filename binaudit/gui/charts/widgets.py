@@ -32,8 +32,11 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
 
 
 def _label(v: float) -> str:
+    """A tick's text: whole numbers below 100,000 in full (2,000, not 2e+03), others in 3 significant digits."""
     if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
         return f"{v:.0e}"
+    if v == int(v):
+        return f"{int(v):,}"
     return f"{v:.3g}"
 
 
@@ -213,7 +216,7 @@ class LineChart(_Chart):
             p.setPen(AXIS)
             p.drawLine(QPointF(q.x(), r.bottom()), QPointF(q.x(), r.bottom() + 4))
             w = metrics.horizontalAdvance(text)
-            p.drawText(QPointF(q.x() - w / 2, r.bottom() + 16), text)
+            p.drawText(QPointF(min(q.x() - w / 2, self.width() - w - 2), r.bottom() + 16), text)
         p.setPen(AXIS)
         p.drawLine(r.bottomLeft(), r.bottomRight())
         p.drawLine(r.bottomLeft(), r.topLeft())
