@@ -178,11 +178,19 @@ class ScoreColumns:
             return self.base_variance_probability()
         return sigmoid(self._whole("variance_logit", self._variance_logit))
 
-    def apply_queue_update(self, row: Mapping[str, Any] | None) -> None:
-        """Put a queue update (a queue_updates row; None: none) in force; the audit queue's scores follow."""
+    def queue_update_logits(self, row: Mapping[str, Any]) -> np.ndarray:
+        """logit P(variance) of every row under a queue update not yet in force; reads only the model and record
+        columns, so a worker thread may compute it while the GUI thread uses the index."""
+        return self._variance_logit(AppliedUpdate.from_row(row))
+
+    def apply_queue_update(self, row: Mapping[str, Any] | None, logits: np.ndarray | None = None) -> None:
+        """Put a queue update (a queue_updates row; None: none) in force; the audit queue's scores follow
+        (`logits`: queue_update_logits(row), computed beforehand; else computed when first needed)."""
         self.queue_update = None if row is None else AppliedUpdate.from_row(row)
         for name in ("variance", "variance64", "variance_logit", "audit_key"):
             self._score_cache.pop(name, None)
+        if row is not None and logits is not None:
+            self._score_cache["variance_logit"] = logits
         for key in [k for k in self._sort_cache if k[0] == queues.AUDIT_QUEUE.sort_key]:
             del self._sort_cache[key]
 

@@ -17,9 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from binaudit.core.audit.loop import QueueUpdate, update_queue
+from binaudit.core.browse import BrowseIndex
 from binaudit.core.store import Store
 from binaudit.gui.audit.order import OrderChange, order_change, unreviewed_queue_ids
 from binaudit.gui.common import settings, workers
@@ -29,10 +31,21 @@ from binaudit.gui.common.session import WorkspaceSession
 log = logging.getLogger("binaudit.gui")
 
 
-def run_update(db_path: str, user: str) -> QueueUpdate:
-    """One queue update on a connection of its own (a worker thread): the QueueUpdate the loop recorded."""
+@dataclass(frozen=True)
+class Fitted:
+    """A recorded update and the app index's logit P(variance) under it, computed in the worker."""
+
+    update: QueueUpdate
+    index: BrowseIndex
+    logits: np.ndarray
+
+
+def run_update(db_path: str, user: str, index: BrowseIndex) -> Fitted:
+    """One queue update on a connection of its own (a worker thread), then the app index's new P(variance)
+    under it (read-only arithmetic over the index's model columns, so the GUI thread does not do it)."""
     with Store.open(db_path) as store:
-        return update_queue(store, user=user)
+        update = update_queue(store, user=user)
+    return Fitted(update, index, index.queue_update_logits(update.row))
 
 
 @dataclass(frozen=True)
@@ -125,22 +138,23 @@ class QueueUpdater(QObject):
             return False
         self._automatic = automatic
         self.since_update = 0
-        self._task = workers.start(run_update, str(session.workspace.db_path), user, on_done=self._fitted,
-                                   on_error=self._failed, pool=self.pool, owner=self)
+        self._task = workers.start(run_update, str(session.workspace.db_path), user, session.index,
+                                   on_done=self._fitted, on_error=self._failed, pool=self.pool, owner=self)
         self.started.emit(automatic)
         self.message.emit("Updating the queue from the reviews in the background\u2026", 4000)
         return True
 
     # ------------------------------------------------------------------ the update's steps
-    def _fitted(self, update: QueueUpdate) -> None:
+    def _fitted(self, fitted: Fitted) -> None:
         """The recalibration is recorded: the index takes it, the list follows, the orders are compared."""
-        session = self.session
+        session, update = self.session, fitted.update
         if session is None or session.closed:
             self._task = None
             return
         before = unreviewed_queue_ids(session.index)
         self.applied = update.row
-        session.index.apply_queue_update(update.row)
+        same_index = session.index is fitted.index  # else it was reloaded meanwhile: it computes its own
+        session.index.apply_queue_update(update.row, fitted.logits if same_index else None)
         self.relist()
         after = unreviewed_queue_ids(session.index)
         self._task = workers.start(order_change, before, after, on_done=lambda change: self._compared(update, change),
