@@ -232,6 +232,8 @@ def test_an_error_size_update_reorders_the_queue_alike_in_the_open_app_and_a_fre
     assert judged.sum() > 100
     np.testing.assert_allclose(after.variance_probability()[judged], expected[judged])
     assert not np.array_equal(after.queue_order(UNREVIEWED), before.queue_order(UNREVIEWED))
+    first = int(after.queue_order(UNREVIEWED)[0])
+    assert "The corrections so far are off by 1, 2" in after.mismatch_tooltip(first)  # why the bin moved
     row = store.latest_queue_update()
     before.apply_queue_update(row, before.queue_update_logits(row))  # as the app does: computed in its worker
     np.testing.assert_array_equal(before.queue_order(UNREVIEWED), after.queue_order(UNREVIEWED))

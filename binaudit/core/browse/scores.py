@@ -282,7 +282,27 @@ class ScoreColumns:
                     "overstates the chance a record is wrong when the models count few bins right; the order is "
                     "what counts. Review some bins and update the queue (Ctrl+U) to make it a probability.")
         return (f"\nRecalibrated by {update.describe()}: P(variance) {100 * before:.1f}% from the models, "
-                f"{100 * after:.1f}% after the auditors' reviews (shown, and the queue's order).")
+                f"{100 * after:.1f}% after the auditors' reviews (shown, and the queue's order)."
+                + self._sizes_line(pos, update.recalibration.error_sizes))
+
+    def _sizes_line(self, pos: int, sizes: tuple[float, ...]) -> str:
+        """Under the error sizes: how much of the pooled count distribution lies within the corrections' usual
+        sizes of the record, against on it (why this bin moved)."""
+        if not sizes:
+            return ""
+        probs = self.count_evidence(slice(pos, pos + 1)).probs[0]
+        if not np.isfinite(probs).all():
+            return ""
+        top = probs.size - 1
+        usual = [k for k, share in enumerate(sizes, start=1) if share >= 0.1] or [1]
+        r, widest = int(self.recorded[pos]), max(usual)
+        said = f"\nThe corrections so far are off by {', '.join(map(str, usual))}"
+        if r - widest >= top:
+            return (f"{said}; the models cannot tell {r - widest}-{r + widest} apart (all read as '{top} or more'), "
+                    "so this record gets the base rate of the reviewed bins.")
+        near = {min(c, top) for k in usual for c in (r - k, r + k) if c >= 0} - {min(r, top)}
+        on, off = float(probs[min(r, top)]), float(sum(probs[c] for c in near))
+        return f"{said}: the models put {100 * off:.0f}% within that of the record and {100 * on:.0f}% on it."
 
     def issue_score(self, rows: Any = slice(None)) -> np.ndarray:
         """The label-issue queue's score: the highest label-issue score of the active models (NaN = none)."""
