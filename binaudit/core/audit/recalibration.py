@@ -255,7 +255,8 @@ def _with_verified(evidence: CountEvidence | None) -> CountEvidence:
 
 def _fit_sizes(y: np.ndarray, evidence: CountEvidence, l2: float) -> Fitted:
     """The error sizes counted from the corrections among these reviews, then the base rate (the intercept)
-    around their logit. No slope: the one free parameter keeps the candidate as simple as the order-keeping one."""
+    around their logit. No slope (a temperature): with one, on the real slice, the held-out choice went back to
+    the order-keeping refit in later rounds and the loop found fewer (2.67x against 2.72x at 10%, Lite0)."""
     assert evidence.verified is not None
     corrections = y > 0
     sizes = error_sizes(np.asarray(evidence.recorded)[corrections] - np.asarray(evidence.verified)[corrections])
