@@ -86,3 +86,12 @@ def miscount_logit(evidence: CountEvidence, sizes: Sequence[float]) -> np.ndarra
         wrong += share / 2 * (_p_count(pk, rk - k) + _p_count(pk, rk + k))
     out[known] = np.log(np.maximum(wrong, TINY)) - np.log(np.maximum(_p_count(pk, rk), TINY))
     return out
+
+
+def on_and_within(evidence: CountEvidence, sizes: Sequence[int]) -> tuple[float, float]:
+    """(on, within) for one row: the models' probability of the record's count, and of the other counts these
+    sizes away from it, each count read as miscount_logit reads it (above the top class as the top class)."""
+    probs = np.asarray(evidence.probs, dtype=np.float64)[0]
+    top, r = probs.size - 1, int(np.asarray(evidence.recorded)[0])
+    near = {min(c, top) for k in sizes for c in (r - k, r + k) if c >= 0} - {min(r, top)}
+    return float(probs[min(r, top)]), float(sum(probs[c] for c in near))

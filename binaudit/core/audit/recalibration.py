@@ -113,8 +113,10 @@ class Fitted:
 
     def logits(self, x: Mapping[str, np.ndarray], prior_logit: np.ndarray,
                evidence: CountEvidence | None = None) -> np.ndarray:
-        """The fitted logit P(variance) of these rows (features missing from x are skipped)."""
-        z = np.asarray(prior_logit, dtype=np.float64)
+        """The fitted logit P(variance) of these rows (features missing from x are skipped); the prior's where the
+        error-size model cannot judge a row."""
+        prior = np.asarray(prior_logit, dtype=np.float64)
+        z = prior
         if self.sizes:
             if evidence is None:
                 raise ValueError("the sizes recalibration needs the rows' class probabilities and records")
@@ -123,7 +125,7 @@ class Fitted:
         for name, coefficient in self.coefficients.items():
             if name in x:
                 z = z + coefficient * np.nan_to_num(np.asarray(x[name], dtype=np.float64))
-        return z
+        return np.where(np.isfinite(z), z, prior) if self.sizes else z
 
 
 @dataclass(frozen=True)
@@ -272,11 +274,6 @@ def log_loss(logits: np.ndarray, is_variance: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, z) - np.asarray(is_variance, dtype=np.float64) * z
 
 
-def finite_or_prior(logits: np.ndarray, prior_logit: np.ndarray) -> np.ndarray:
-    """The logits, the prior's where they are not finite (a row the error-size model cannot judge)."""
-    return np.where(np.isfinite(logits), logits, prior_logit)
-
-
 def fit_recalibration(x: Mapping[str, np.ndarray], is_variance: np.ndarray, prior_logit: np.ndarray,
                       l2: float = L2, candidate: str = "full",
                       evidence: CountEvidence | None = None) -> Recalibration:
@@ -298,4 +295,4 @@ def apply_recalibration(rec: Recalibration, x: Mapping[str, np.ndarray], prior_l
     """The new P(variance): the prior logit moved by the recalibration (features missing from x are skipped);
     with error sizes, the error-size model's logit from the rows' evidence instead (the prior's where it cannot
     judge a row)."""
-    return sigmoid(finite_or_prior(rec.fitted.logits(x, prior_logit, evidence), np.asarray(prior_logit, dtype=np.float64)))
+    return sigmoid(rec.fitted.logits(x, prior_logit, evidence))

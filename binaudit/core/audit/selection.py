@@ -33,7 +33,6 @@ from binaudit.core.audit.recalibration import (
     L2,
     MIN_REVIEWS,
     Recalibration,
-    finite_or_prior,
     fit_candidate,
     log_loss,
 )
@@ -81,8 +80,7 @@ def held_out_losses(x: Mapping[str, np.ndarray], is_variance: np.ndarray, prior_
         part = (None, None) if counts is None else (counts.rows(slice(None, start)), counts.rows(slice(start, stop)))
         for candidate in candidates:
             fitted = fit_candidate(candidate, before, y[:start], z[:start], l2, part[0])
-            out[candidate].append(log_loss(finite_or_prior(fitted.logits(test, z[start:stop], part[1]), z[start:stop]),
-                                           y[start:stop]))
+            out[candidate].append(log_loss(fitted.logits(test, z[start:stop], part[1]), y[start:stop]))
     return {c: np.concatenate(parts) if parts else np.zeros(0) for c, parts in out.items()}
 
 
@@ -103,7 +101,7 @@ def sample_losses(x: Mapping[str, np.ndarray], is_variance: np.ndarray, prior_lo
                                None if evidence is None else evidence.rows(fit))
         logits = fitted.logits({k: np.asarray(v)[test] for k, v in x.items()}, z[test],
                                None if evidence is None else evidence.rows(test))
-        out[candidate] = log_loss(finite_or_prior(logits, z[test]), y[test])
+        out[candidate] = log_loss(logits, y[test])
     return out
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from binaudit.core import abid, queues, variance
-from binaudit.core.audit.error_sizes import CountEvidence
+from binaudit.core.audit.error_sizes import CountEvidence, on_and_within
 from binaudit.core.audit.recalibration import MIN_REVIEWS, Recalibration, features, sigmoid
 from binaudit.core.browse.columns import IMAGE_STATUSES, SPLITS, ModelColumns
 from binaudit.core.kinds import MODEL_KINDS
@@ -138,13 +138,17 @@ class ScoreColumns:
         the queue updates recalibrate."""
         return 1.0 - self.pooled_p_recorded(rows)
 
-    def recalibration_features(self) -> dict[str, np.ndarray]:
-        """The recalibration's per-row features (core.audit.recalibration.features) of every row. Cached."""
+    def _pooled_probs(self) -> np.ndarray:
+        """The pooled class probabilities of every row (NaN rows: not scored)."""
         if "pooled_probs" not in self._score_cache:
             self._pooled()
+        return self._score_cache["pooled_probs"]
+
+    def recalibration_features(self) -> dict[str, np.ndarray]:
+        """The recalibration's per-row features (core.audit.recalibration.features) of every row. Cached."""
         names = ["recal:" + n for n in ("pooled_surprisal", "recorded", "rule")]
         if not all(n in self._score_cache for n in names):
-            x = features(self.recorded, self._score_cache["pooled_probs"], self._pool_probs(), self.metadata_rule())
+            x = features(self.recorded, self._pooled_probs(), self._pool_probs(), self.metadata_rule())
             self._score_cache.update({"recal:" + name: column for name, column in x.items()})
         return {k[len("recal:"):]: v for k, v in self._score_cache.items() if k.startswith("recal:")}
 
@@ -162,15 +166,12 @@ class ScoreColumns:
         z = self.base_variance_logit()
         if update is None:
             return z
-        logits = update.recalibration.fitted.logits(self.recalibration_features(), z, self.count_evidence())
-        return np.where(np.isfinite(logits), logits, z)
+        return update.recalibration.fitted.logits(self.recalibration_features(), z, self.count_evidence())
 
     def count_evidence(self, rows: Any = slice(None)) -> CountEvidence:
         """The pooled class probabilities and recorded counts of these rows: what the error-size recalibration
-        reads (core.audit.recalibration.miscount_logit)."""
-        if "pooled_probs" not in self._score_cache:
-            self._pooled()
-        return CountEvidence(self._score_cache["pooled_probs"][rows], self.recorded[rows])
+        reads (core.audit.error_sizes.miscount_logit)."""
+        return CountEvidence(self._pooled_probs()[rows], self.recorded[rows])
 
     def _recalibrated(self) -> np.ndarray:
         """P(variance) under the queue update in force (float64), the models' own without one."""
@@ -290,18 +291,17 @@ class ScoreColumns:
         sizes of the record, against on it (why this bin moved)."""
         if not sizes:
             return ""
-        probs = self.count_evidence(slice(pos, pos + 1)).probs[0]
-        if not np.isfinite(probs).all():
+        evidence = self.count_evidence(slice(pos, pos + 1))
+        if not np.isfinite(evidence.probs).all():
             return ""
-        top = probs.size - 1
+        top = evidence.probs.shape[1] - 1
         usual = [k for k, share in enumerate(sizes, start=1) if share >= 0.1] or [1]
         r, widest = int(self.recorded[pos]), max(usual)
         said = f"\nThe corrections so far are off by {', '.join(map(str, usual))}"
         if r - widest >= top:
             return (f"{said}; the models cannot tell {r - widest}-{r + widest} apart (all read as '{top} or more'), "
                     "so this record gets the base rate of the reviewed bins.")
-        near = {min(c, top) for k in usual for c in (r - k, r + k) if c >= 0} - {min(r, top)}
-        on, off = float(probs[min(r, top)]), float(sum(probs[c] for c in near))
+        on, off = on_and_within(evidence, usual)
         return f"{said}: the models put {100 * off:.0f}% within that of the record and {100 * on:.0f}% on it."
 
     def issue_score(self, rows: Any = slice(None)) -> np.ndarray:
